@@ -1,0 +1,1 @@
+"""One spider per platform; businesses are configured, not coded."""

@@ -1,0 +1,1 @@
+"""Reviewdesk pipeline."""

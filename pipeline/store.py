@@ -1,0 +1,676 @@
+"""The DuckDB store: the only module with SQL. Bound parameters only; migrations are append-only.
+
+DuckDB lets one process open a file for writing at a time. Every access here is a short
+transaction: take an advisory file lock (so processes queue instead of failing), open the
+database, do the work, commit, close. A lock held by a process that does not use our lock file
+(a DuckDB shell, say) is retried with backoff until ``lock_timeout`` runs out, and only then
+reported, as ``StoreBusy`` with a plain message.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+
+class StoreError(Exception):
+    """A database problem, phrased for the person running the command."""
+
+
+class StoreBusy(StoreError):
+    """Another process kept the database locked longer than the lock timeout (transient)."""
+
+
+class StoreCorrupt(StoreError):
+    """The file is not a DuckDB database or is damaged (terminal)."""
+
+
+# --- migrations ------------------------------------------------------------------------------
+# Append-only: never edit a migration that has shipped; add a new one.
+
+
+def _m001_core(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SEQUENCE source_id_seq START 1")
+    con.execute("CREATE SEQUENCE review_id_seq START 1")
+    con.execute("CREATE SEQUENCE crawl_run_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE businesses (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )"""
+    )
+    con.execute(
+        """
+        CREATE TABLE sources (
+            id INTEGER PRIMARY KEY DEFAULT nextval('source_id_seq'),
+            name TEXT NOT NULL UNIQUE,
+            business_id TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            target TEXT,
+            language TEXT,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )"""
+    )
+    con.execute(
+        """
+        CREATE TABLE reviews (
+            id BIGINT PRIMARY KEY DEFAULT nextval('review_id_seq'),
+            source_id INTEGER NOT NULL,
+            external_id TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1,
+            rating DOUBLE NOT NULL,
+            title TEXT,
+            text TEXT NOT NULL,
+            language TEXT,
+            author_name TEXT,
+            author_country TEXT,
+            published_at TIMESTAMPTZ NOT NULL,
+            updated_at TIMESTAMPTZ,
+            experienced_at TIMESTAMPTZ,
+            reply_text TEXT,
+            reply_published_at TIMESTAMPTZ,
+            url TEXT,
+            page_url TEXT,
+            extra JSON,
+            crawled_at TIMESTAMPTZ NOT NULL,
+            first_seen_at TIMESTAMPTZ NOT NULL,
+            changed_at TIMESTAMPTZ NOT NULL,
+            removed_at TIMESTAMPTZ,
+            UNIQUE (source_id, external_id)
+        )"""
+    )
+    con.execute(
+        """
+        CREATE TABLE review_versions (
+            review_id BIGINT NOT NULL,
+            version INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            rating DOUBLE NOT NULL,
+            title TEXT,
+            text TEXT NOT NULL,
+            language TEXT,
+            author_name TEXT,
+            author_country TEXT,
+            published_at TIMESTAMPTZ NOT NULL,
+            updated_at TIMESTAMPTZ,
+            experienced_at TIMESTAMPTZ,
+            reply_text TEXT,
+            reply_published_at TIMESTAMPTZ,
+            url TEXT,
+            extra JSON,
+            crawled_at TIMESTAMPTZ NOT NULL,
+            superseded_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (review_id, version)
+        )"""
+    )
+    con.execute(
+        """
+        CREATE TABLE crawl_runs (
+            id BIGINT PRIMARY KEY DEFAULT nextval('crawl_run_id_seq'),
+            source_id INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started_at TIMESTAMPTZ NOT NULL,
+            finished_at TIMESTAMPTZ,
+            feed_path TEXT,
+            pages INTEGER,
+            items INTEGER,
+            new INTEGER,
+            updated INTEGER,
+            unchanged INTEGER,
+            removed INTEGER,
+            restored INTEGER,
+            rejected INTEGER,
+            complete BOOLEAN,
+            stop_reason TEXT,
+            error TEXT
+        )"""
+    )
+
+
+def _m002_feeds(con: duckdb.DuckDBPyConnection) -> None:
+    # Remembering which feed files were loaded makes re-ingesting a feed a cheap no-op.
+    con.execute(
+        """
+        CREATE TABLE ingested_feeds (
+            sha256 TEXT PRIMARY KEY,
+            run_id BIGINT NOT NULL,
+            path TEXT NOT NULL,
+            items INTEGER NOT NULL,
+            ingested_at TIMESTAMPTZ NOT NULL
+        )"""
+    )
+    con.execute("ALTER TABLE crawl_runs ADD COLUMN feed_sha256 TEXT")
+
+
+MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
+    ("001_core", _m001_core),
+    ("002_feeds", _m002_feeds),
+]
+
+REVIEW_CONTENT_COLUMNS = (
+    "rating",
+    "title",
+    "text",
+    "language",
+    "author_name",
+    "author_country",
+    "published_at",
+    "updated_at",
+    "experienced_at",
+    "reply_text",
+    "reply_published_at",
+    "url",
+)
+
+# The Arrow schema ingest hands to ``Store.merge_reviews``.
+INCOMING_SCHEMA = pa.schema(
+    [
+        ("external_id", pa.string()),
+        ("content_hash", pa.string()),
+        ("rating", pa.float64()),
+        ("title", pa.string()),
+        ("text", pa.string()),
+        ("language", pa.string()),
+        ("author_name", pa.string()),
+        ("author_country", pa.string()),
+        ("published_at", pa.timestamp("us", tz="UTC")),
+        ("updated_at", pa.timestamp("us", tz="UTC")),
+        ("experienced_at", pa.timestamp("us", tz="UTC")),
+        ("reply_text", pa.string()),
+        ("reply_published_at", pa.timestamp("us", tz="UTC")),
+        ("url", pa.string()),
+        ("page_url", pa.string()),
+        ("extra", pa.string()),
+        ("crawled_at", pa.timestamp("us", tz="UTC")),
+        ("line_no", pa.int64()),
+    ]
+)
+
+
+@dataclass
+class MergeResult:
+    """What a merge of one feed did to the reviews of one source."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    restored: int = 0
+    stale: int = 0
+
+
+@dataclass
+class RunRecord:
+    """One crawl, ingest or import, as stored in crawl_runs."""
+
+    source: str
+    kind: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    feed_path: str | None = None
+    feed_sha256: str | None = None
+    pages: int | None = None
+    items: int | None = None
+    rejected: int | None = None
+    complete: bool | None = None
+    stop_reason: str | None = None
+    error: str | None = None
+    counts: MergeResult = field(default_factory=MergeResult)
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflict" in text or "could not set" in text)
+
+
+class Connection:
+    """A store transaction: the only handle through which code outside this module reaches data."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    # -- businesses and sources --------------------------------------------------------------
+
+    def upsert_business(self, business_id: str, name: str, role: str) -> None:
+        """Create or rename a business."""
+        self._con.execute(
+            """INSERT INTO businesses (id, name, role) VALUES (?, ?, ?)
+               ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role""",
+            [business_id, name, role],
+        )
+
+    def upsert_source(
+        self, name: str, business_id: str, platform: str, target: str | None, language: str | None
+    ) -> int:
+        """Create or update a source from the config; returns its id."""
+        row = self._con.execute("SELECT id FROM sources WHERE name = ?", [name]).fetchone()
+        if row is None:
+            row = self._con.execute(
+                """INSERT INTO sources (name, business_id, platform, target, language)
+                   VALUES (?, ?, ?, ?, ?) RETURNING id""",
+                [name, business_id, platform, target, language],
+            ).fetchone()
+            assert row is not None
+            return int(row[0])
+        self._con.execute(
+            "UPDATE sources SET business_id = ?, platform = ?, target = ?, language = ? WHERE id = ?",
+            [business_id, platform, target, language, row[0]],
+        )
+        return int(row[0])
+
+    def source_id(self, name: str) -> int | None:
+        """The id of a source by name."""
+        row = self._con.execute("SELECT id FROM sources WHERE name = ?", [name]).fetchone()
+        return int(row[0]) if row else None
+
+    def known_review_ids(self, source_id: int) -> list[str]:
+        """External ids of a source's reviews still online, newest first (for incremental crawls)."""
+        rows = self._con.execute(
+            """SELECT external_id FROM reviews WHERE source_id = ? AND removed_at IS NULL
+               ORDER BY published_at DESC""",
+            [source_id],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- ingest ------------------------------------------------------------------------------
+
+    def feed_already_ingested(self, sha256: str) -> dict[str, Any] | None:
+        """The earlier ingest of a feed file with this content hash, if any."""
+        row = self._con.execute(
+            "SELECT run_id, path, items, ingested_at FROM ingested_feeds WHERE sha256 = ?", [sha256]
+        ).fetchone()
+        if row is None:
+            return None
+        return {"run_id": row[0], "path": row[1], "items": row[2], "ingested_at": row[3]}
+
+    def merge_reviews(
+        self, source_id: int, incoming: pa.Table, *, complete: bool, now: datetime
+    ) -> MergeResult:
+        """Merge one feed's reviews into ``reviews`` set-wise; edits keep the old row as a version.
+
+        ``complete`` says the crawl saw every page: only then is a stored review missing from the
+        feed marked as removed (never deleted).
+        """
+        result = MergeResult()
+        con = self._con
+        con.register("incoming_raw", incoming)
+        try:
+            # The last copy of a review in a feed wins (pages can shift during a crawl).
+            con.execute(
+                """CREATE OR REPLACE TEMP TABLE incoming AS
+                   SELECT * EXCLUDE (rn) FROM (
+                       SELECT *, row_number() OVER (PARTITION BY external_id ORDER BY line_no DESC) AS rn
+                       FROM incoming_raw) WHERE rn = 1"""
+            )
+            con.execute(
+                """CREATE OR REPLACE TEMP TABLE matched AS
+                   SELECT i.external_id, r.id AS review_id, r.content_hash AS old_hash,
+                          i.content_hash AS new_hash, r.crawled_at AS old_crawled,
+                          i.crawled_at AS new_crawled, r.removed_at
+                   FROM incoming i JOIN reviews r
+                     ON r.source_id = ? AND r.external_id = i.external_id""",
+                [source_id],
+            )
+            counts = con.execute(
+                """SELECT
+                     (SELECT count(*) FROM incoming) - (SELECT count(*) FROM matched),
+                     count(*) FILTER (WHERE old_hash <> new_hash AND new_crawled >= old_crawled),
+                     count(*) FILTER (WHERE old_hash = new_hash),
+                     count(*) FILTER (WHERE old_hash <> new_hash AND new_crawled < old_crawled),
+                     count(*) FILTER (WHERE removed_at IS NOT NULL AND new_crawled >= old_crawled)
+                   FROM matched"""
+            ).fetchone()
+            assert counts is not None
+            result.new, result.updated, result.unchanged, result.stale, result.restored = (
+                int(c or 0) for c in counts
+            )
+            content = ", ".join(REVIEW_CONTENT_COLUMNS)
+            if result.updated:
+                con.execute(
+                    f"""INSERT INTO review_versions
+                        (review_id, version, content_hash, {content}, extra, crawled_at, superseded_at)
+                        SELECT r.id, r.version, r.content_hash, {", ".join("r." + c for c in
+                               REVIEW_CONTENT_COLUMNS)}, r.extra, r.crawled_at, ?
+                        FROM reviews r JOIN matched m ON r.id = m.review_id
+                        WHERE m.old_hash <> m.new_hash AND m.new_crawled >= m.old_crawled""",
+                    [now],
+                )
+                assignments = ", ".join(f"{c} = i.{c}" for c in REVIEW_CONTENT_COLUMNS)
+                con.execute(
+                    f"""UPDATE reviews SET {assignments}, content_hash = i.content_hash,
+                            version = reviews.version + 1, page_url = i.page_url,
+                            extra = i.extra::JSON, crawled_at = i.crawled_at, changed_at = ?,
+                            removed_at = NULL
+                        FROM incoming i, matched m
+                        WHERE reviews.id = m.review_id AND m.external_id = i.external_id
+                          AND m.old_hash <> m.new_hash AND m.new_crawled >= m.old_crawled""",
+                    [now],
+                )
+            # A review seen again after being marked removed is back online, edited or not.
+            con.execute(
+                """UPDATE reviews SET removed_at = NULL
+                   FROM matched m
+                   WHERE reviews.id = m.review_id AND m.removed_at IS NOT NULL
+                     AND m.new_crawled >= m.old_crawled"""
+            )
+            if result.new:
+                con.execute(
+                    f"""INSERT INTO reviews (source_id, external_id, content_hash, {content}, page_url,
+                                             extra, crawled_at, first_seen_at, changed_at)
+                        SELECT ?, i.external_id, i.content_hash, {", ".join("i." + c for c in
+                               REVIEW_CONTENT_COLUMNS)}, i.page_url, i.extra::JSON, i.crawled_at, ?, ?
+                        FROM incoming i ANTI JOIN reviews r
+                          ON r.source_id = ? AND r.external_id = i.external_id
+                        ORDER BY i.line_no""",
+                    [source_id, now, now, source_id],
+                )
+            if complete:
+                row = con.execute(
+                    """UPDATE reviews SET removed_at = ?
+                       WHERE source_id = ? AND removed_at IS NULL
+                         AND external_id NOT IN (SELECT external_id FROM incoming)
+                       RETURNING id""",
+                    [now, source_id],
+                ).fetchall()
+                result.removed = len(row)
+        finally:
+            con.unregister("incoming_raw")
+            con.execute("DROP TABLE IF EXISTS incoming")
+            con.execute("DROP TABLE IF EXISTS matched")
+        return result
+
+    def record_run(self, source_id: int, run: RunRecord) -> int:
+        """Store one crawl/ingest/import run; returns its id."""
+        c = run.counts
+        row = self._con.execute(
+            """INSERT INTO crawl_runs (source_id, kind, status, started_at, finished_at, feed_path,
+                   feed_sha256, pages, items, new, updated, unchanged, removed, restored, rejected,
+                   complete, stop_reason, error)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+            [
+                source_id, run.kind, run.status, run.started_at, run.finished_at, run.feed_path,
+                run.feed_sha256, run.pages, run.items, c.new, c.updated, c.unchanged, c.removed,
+                c.restored, run.rejected, run.complete, run.stop_reason, run.error,
+            ],
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def record_feed(self, sha256: str, run_id: int, path: str, items: int, now: datetime) -> None:
+        """Remember that a feed file was ingested."""
+        self._con.execute(
+            "INSERT INTO ingested_feeds (sha256, run_id, path, items, ingested_at) VALUES (?, ?, ?, ?, ?)",
+            [sha256, run_id, path, items, now],
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def source_status(self) -> list[dict[str, Any]]:
+        """Per source: platform, reviews stored, last success, last error, health."""
+        rows = self._con.execute(
+            """
+            WITH last_run AS (
+                SELECT source_id, arg_max(status, id) AS status, arg_max(error, id) AS error,
+                       max(finished_at) AS finished_at
+                FROM crawl_runs GROUP BY source_id),
+            last_ok AS (
+                SELECT source_id, max(finished_at) AS at FROM crawl_runs
+                WHERE status = 'ok' GROUP BY source_id),
+            last_err AS (
+                SELECT source_id, arg_max(error, id) AS error, max(finished_at) AS at
+                FROM crawl_runs WHERE status <> 'ok' GROUP BY source_id),
+            counts AS (
+                SELECT source_id, count(*) AS total, count(*) FILTER (WHERE removed_at IS NOT NULL)
+                       AS removed, max(published_at) AS newest
+                FROM reviews GROUP BY source_id)
+            SELECT s.name, s.business_id, b.role, s.platform, s.target,
+                   coalesce(c.total, 0), coalesce(c.removed, 0), c.newest,
+                   ok.at, err.at, err.error, lr.status, lr.error
+            FROM sources s
+            LEFT JOIN businesses b ON b.id = s.business_id
+            LEFT JOIN last_run lr ON lr.source_id = s.id
+            LEFT JOIN last_ok ok ON ok.source_id = s.id
+            LEFT JOIN last_err err ON err.source_id = s.id
+            LEFT JOIN counts c ON c.source_id = s.id
+            ORDER BY s.business_id, s.name"""
+        ).fetchall()
+        keys = (
+            "source", "business", "role", "platform", "target", "reviews", "removed", "newest_review",
+            "last_success", "last_error_at", "last_error", "last_status", "last_run_error",
+        )
+        out = []
+        for row in rows:
+            item = dict(zip(keys, row, strict=True))
+            item["healthy"] = item["last_status"] == "ok" if item["last_status"] else None
+            out.append(item)
+        return out
+
+    def search_reviews(
+        self,
+        *,
+        sources: list[str] | None = None,
+        min_rating: float | None = None,
+        max_rating: float | None = None,
+        language: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        text: str | None = None,
+        include_removed: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Reviews matching every given filter, newest first."""
+        where = ["TRUE"]
+        params: list[Any] = []
+        if sources:
+            where.append("s.name IN (SELECT unnest(?))")
+            params.append(sources)
+        if min_rating is not None:
+            where.append("r.rating >= ?")
+            params.append(min_rating)
+        if max_rating is not None:
+            where.append("r.rating <= ?")
+            params.append(max_rating)
+        if language:
+            where.append("r.language = ?")
+            params.append(language)
+        if since is not None:
+            where.append("r.published_at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("r.published_at < ?")
+            params.append(until)
+        if text:
+            # contains() on lower-cased text: the search string is data, never a LIKE pattern.
+            where.append("(contains(lower(r.text), lower(?)) OR contains(lower(coalesce(r.title, '')), lower(?)))")
+            params.extend([text, text])
+        if not include_removed:
+            where.append("r.removed_at IS NULL")
+        params.extend([limit, offset])
+        cursor = self._con.execute(
+            f"""SELECT r.id, s.name AS source, r.external_id, r.rating, r.title, r.text, r.language,
+                       r.author_name, r.author_country, r.published_at, r.updated_at,
+                       r.experienced_at, r.reply_text, r.reply_published_at, r.url, r.version,
+                       r.removed_at
+                FROM reviews r JOIN sources s ON s.id = r.source_id
+                WHERE {" AND ".join(where)}
+                ORDER BY r.published_at DESC, r.id DESC
+                LIMIT ? OFFSET ?""",
+            params,
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def review_versions(self, review_id: int) -> list[dict[str, Any]]:
+        """Earlier versions of a review, oldest first."""
+        cursor = self._con.execute(
+            "SELECT * FROM review_versions WHERE review_id = ? ORDER BY version", [review_id]
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def recent_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs, newest first."""
+        cursor = self._con.execute(
+            """SELECT r.id, s.name AS source, r.kind, r.status, r.started_at, r.finished_at, r.items,
+                      r.new, r.updated, r.unchanged, r.removed, r.rejected, r.stop_reason, r.error
+               FROM crawl_runs r JOIN sources s ON s.id = r.source_id
+               ORDER BY r.id DESC LIMIT ?""",
+            [limit],
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def count(self, table: str) -> int:
+        """Row count of one of the store's tables (for summaries and tests)."""
+        if table not in _TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        row = self._con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+    def schema(self) -> dict[str, list[tuple[str, str]]]:
+        """Tables of the main schema with their (column, type) lists."""
+        rows = self._con.execute(
+            """SELECT table_name, column_name, data_type FROM information_schema.columns
+               WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"""
+        ).fetchall()
+        out: dict[str, list[tuple[str, str]]] = {}
+        for table, column, dtype in rows:
+            out.setdefault(table, []).append((column, dtype))
+        return out
+
+    def applied_migrations(self) -> list[str]:
+        """Names of the migrations recorded in this database."""
+        return [r[0] for r in self._con.execute("SELECT name FROM migrations ORDER BY name").fetchall()]
+
+
+_TABLES = {"businesses", "sources", "reviews", "review_versions", "crawl_runs", "ingested_feeds"}
+
+
+class Store:
+    """One DuckDB file. ``with store.transaction() as tx:`` is the way in."""
+
+    def __init__(self, path: Path | str, *, lock_timeout: float = 120.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+        self._migrated = False
+
+    def _lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    @contextmanager
+    def _file_lock(self, deadline: float) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._lock_path(), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            delay = 0.005
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise StoreBusy(self._busy_message()) from None
+                    time.sleep(delay + random.random() * delay)
+                    delay = min(delay * 2, 0.2)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _busy_message(self) -> str:
+        return (
+            f"the database {self.path} stayed busy for {self.lock_timeout:.0f} s (another Reviewdesk "
+            "process is writing); try again, or raise settings.lock_timeout_s"
+        )
+
+    def _connect(self, deadline: float) -> duckdb.DuckDBPyConnection:
+        delay = 0.01
+        while True:
+            try:
+                return duckdb.connect(str(self.path))
+            except duckdb.IOException as exc:
+                if not _is_lock_error(exc):
+                    raise StoreError(f"cannot open the database {self.path}: {exc}") from None
+                # Held by a process outside our lock file (e.g. a DuckDB shell): wait and retry.
+                if time.monotonic() > deadline:
+                    raise StoreBusy(self._busy_message()) from None
+                time.sleep(delay + random.random() * delay)
+                delay = min(delay * 2, 0.5)
+            except duckdb.Error as exc:
+                raise StoreCorrupt(f"{self.path} is not a readable DuckDB database: {exc}") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One short transaction; commits on success, rolls back on any exception."""
+        deadline = time.monotonic() + self.lock_timeout
+        with self._file_lock(deadline):
+            con = self._connect(deadline)
+            try:
+                if not self._migrated:
+                    _migrate(con)
+                    self._migrated = True
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield Connection(con)
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                raise StoreError(f"database error in {self.path}: {exc}") from exc
+            finally:
+                con.close()
+
+    def migrate(self, upto: str | None = None) -> list[str]:
+        """Apply pending migrations (up to and including ``upto``); returns the names applied."""
+        deadline = time.monotonic() + self.lock_timeout
+        with self._file_lock(deadline):
+            con = self._connect(deadline)
+            try:
+                applied = _migrate(con, upto)
+            finally:
+                con.close()
+        if upto is None:
+            self._migrated = True
+        return applied
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, upto: str | None = None) -> list[str]:
+    con.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ)")
+    done = {r[0] for r in con.execute("SELECT name FROM migrations").fetchall()}
+    applied = []
+    for name, fn in MIGRATIONS:
+        if name not in done:
+            # Each migration and its record commit together: a crash leaves no half-applied step.
+            con.execute("BEGIN TRANSACTION")
+            try:
+                fn(con)
+                con.execute("INSERT INTO migrations VALUES (?, ?)", [name, datetime.now(UTC)])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            applied.append(name)
+        if upto is not None and name == upto:
+            break
+    return applied

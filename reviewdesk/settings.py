@@ -1,0 +1,27 @@
+"""Environment variables read by Reviewdesk, in one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_CONFIG = Path("reviewdesk.toml")
+
+
+def config_path(explicit: Path | None = None) -> Path:
+    """The config file: --config, else $REVIEWDESK_CONFIG, else ./reviewdesk.toml."""
+    if explicit is not None:
+        return explicit
+    return Path(os.environ.get("REVIEWDESK_CONFIG", str(DEFAULT_CONFIG)))
+
+
+def database_override() -> Path | None:
+    """$REVIEWDESK_DB overrides the database path in the config (handy for tests and one-offs)."""
+    value = os.environ.get("REVIEWDESK_DB")
+    return Path(value) if value else None
+
+
+def lock_timeout_override() -> float | None:
+    """$REVIEWDESK_LOCK_TIMEOUT: seconds to wait for another process's database write."""
+    value = os.environ.get("REVIEWDESK_LOCK_TIMEOUT")
+    return float(value) if value else None

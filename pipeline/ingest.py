@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Iterable
@@ -58,12 +59,19 @@ def content_hash(item: ReviewItem) -> str:
     return hashlib.blake2b(blob.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
+def feed_fingerprint(path: Path, source: str) -> str:
+    """SHA-256 over the source name, the feed's bytes and its manifest's bytes.
+
+    The manifest carries the run's timestamps, so two runs that both found nothing (empty feeds)
+    still differ, while loading the very same run twice is recognised.
+    """
+    digest = hashlib.sha256(source.encode("utf-8") + b"\0")
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
+    manifest = manifest_path_for(path)
+    if manifest.exists():
+        digest.update(b"\0manifest\0" + manifest.read_bytes())
     return digest.hexdigest()
 
 
@@ -180,11 +188,12 @@ def ingest_feed(
     extra_rejected: list[RowError] | None = None,
     progress: Progress | None = None,
     force: bool = False,
+    process_error: str | None = None,
 ) -> IngestReport:
     """Load one feed file for one configured source; the same feed twice changes nothing."""
     source = source_id_or_name
     now = datetime.now(UTC)
-    sha = file_sha256(feed)
+    sha = feed_fingerprint(feed, source)
     with store.transaction() as tx:
         source_id = tx.source_id(source)
         if source_id is None:
@@ -208,14 +217,15 @@ def ingest_feed(
             rows.append(entry)
     crawled_default = now
     if manifest and manifest.get("started_at"):
-        try:
+        with contextlib.suppress(ValueError):
             crawled_default = datetime.fromisoformat(str(manifest["started_at"]))
-        except ValueError:
-            pass
     good, bad = validate_items(rows, source=source, default_crawled_at=crawled_default)
     rejected.extend(bad)
     rejected.sort(key=lambda e: e.line)
     status, error = judge_run(manifest, len(good), kind)
+    if process_error is not None:
+        status = "partial" if good else "failed"
+        error = process_error if error is None else f"{process_error}; {error}"
     complete = bool(manifest and manifest.get("complete")) and status == "ok" and not rejected
     table = to_arrow(good)
     run = RunRecord(

@@ -1,0 +1,5 @@
+"""``python -m reviewdesk`` runs the CLI."""
+
+from reviewdesk.cli import main
+
+main()

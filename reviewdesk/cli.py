@@ -1,0 +1,370 @@
+"""The ``reviewdesk`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from pipeline.ingest import IngestReport, RowError, ingest_feed, register_sources
+from pipeline.store import Store, StoreError
+from reviewdesk import settings as env
+from reviewdesk.config import Config, ConfigError, load_config
+
+app = typer.Typer(
+    help="Reviewdesk: collect, understand and answer public reviews.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config file (default: $REVIEWDESK_CONFIG or ./reviewdesk.toml)."),
+]
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Print known errors as one plain message with the right exit code, never a traceback."""
+    try:
+        yield
+    except ConfigError as exc:
+        err.print(Text(f"error: {exc}", style="red"))
+        raise typer.Exit(2) from None
+    except UserError as exc:
+        err.print(Text(f"error: {exc}", style="red"))
+        raise typer.Exit(exc.code) from None
+    except StoreError as exc:
+        err.print(Text(f"error: {exc}", style="red"))
+        raise typer.Exit(1) from None
+
+
+def _load(config_path: Path | None) -> tuple[Config, Store]:
+    config = load_config(env.config_path(config_path))
+    db = env.database_override() or config.settings.database
+    timeout = env.lock_timeout_override() or config.settings.lock_timeout_s
+    return config, Store(db, lock_timeout=timeout)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _cell(value: Any, limit: int | None = None) -> Text:
+    # Text(), never a markup string: scraped text like "[bold]" or "<script>" is shown as typed.
+    text = _fmt(value)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return Text(text.replace("\n", " "))
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def print_reports(reports: list[IngestReport], title: str) -> None:
+    """Per source: new / updated / unchanged, or the reason it is unhealthy."""
+    table = Table(title=title)
+    for col in ("source", "status", "new", "updated", "unchanged", "removed", "rejected", "note"):
+        table.add_column(col, justify="right" if col in ("new", "updated", "unchanged", "removed", "rejected")
+                         else "left")
+    for r in reports:
+        c = r.counts
+        style = {"ok": "green", "partial": "yellow"}.get(r.status, "red")
+        if r.status == "failed":
+            # A failed source never shows as "0 new": its numbers would be meaningless.
+            nums = [Text("-")] * 5
+        else:
+            nums = [_cell(c.new), _cell(c.updated), _cell(c.unchanged), _cell(c.removed), _cell(len(r.rejected))]
+        note = r.error or ("feed already ingested" if r.already_ingested else "")
+        table.add_row(_cell(r.source), Text(r.status.upper() if r.status != "ok" else "ok", style=style),
+                      *nums, _cell(note, 120))
+    console.print(table)
+
+
+def print_rejected(rejected: list[RowError], limit: int = 20) -> None:
+    """Bad rows with line numbers and reasons."""
+    if not rejected:
+        return
+    table = Table(title=f"{len(rejected)} row(s) rejected")
+    table.add_column("line", justify="right")
+    table.add_column("reason")
+    for row in rejected[:limit]:
+        table.add_row(_cell(row.line), _cell(row.reason))
+    err.print(table)
+    if len(rejected) > limit:
+        err.print(f"... and {len(rejected) - limit} more")
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the example config.")] = Path("reviewdesk.toml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented example config file."""
+    with friendly_errors():
+        if path.exists() and not force:
+            raise UserError(f"{path} already exists (use --force to overwrite)")
+        text = resources.files("reviewdesk").joinpath("example_config.toml").read_text(encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
+        console.print(f"wrote {path}: edit the businesses and sources, then run `reviewdesk crawl`")
+
+
+def run_crawl(
+    config: Config,
+    store: Store,
+    names: list[str] | None,
+    *,
+    full: bool = False,
+    extra_settings: dict[str, str] | None = None,
+) -> list[IngestReport]:
+    """Crawl the named (or all enabled) crawlable sources with a progress display."""
+    from pipeline.crawl import SPIDER_FOR_PLATFORM, crawl_sources
+
+    register_sources(store, config)
+    if names:
+        sources = [config.source(n)[1] for n in names]
+        bad = [s.name for s in sources if s.platform not in SPIDER_FOR_PLATFORM]
+        if bad:
+            raise UserError(f"source(s) {', '.join(bad)} are file imports: use `reviewdesk import FILE --source NAME`")
+    else:
+        sources = [s for _, s in config.all_sources() if s.enabled and s.platform in SPIDER_FOR_PLATFORM]
+    if not sources:
+        raise UserError("no crawlable sources in the config")
+    with _progress() as progress:
+        task = progress.add_task(f"crawling {len(sources)} source(s)", total=len(sources))
+
+        def done(report: IngestReport) -> None:
+            progress.advance(task)
+            progress.console.print(Text(f"  {report.source}: {report.status}"))
+
+        return crawl_sources(
+            store, sources, config.settings, extra_settings=extra_settings, on_done=done, full=full
+        )
+
+
+@app.command()
+def crawl(
+    sources: Annotated[list[str] | None, typer.Argument(help="Source names (default: all enabled).")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Read every page (finds edits and removals).")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Crawl sources, ingest their feeds, print new / updated / unchanged per source."""
+    with friendly_errors():
+        cfg, store = _load(config)
+        reports = run_crawl(cfg, store, sources, full=full)
+        print_reports(reports, "crawl")
+        if any(r.status != "ok" for r in reports):
+            raise typer.Exit(1)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV or JSONL export.")],
+    source: Annotated[str, typer.Option("--source", "-s", help="A configured source name.")],
+    config: ConfigOption = None,
+) -> None:
+    """Import an export file (CSV or JSONL) into a source; bad rows are reported, good rows kept."""
+    from pipeline.importer import ImportFileError, import_file
+
+    with friendly_errors():
+        cfg, store = _load(config)
+        _, src = cfg.source(source)
+        register_sources(store, cfg)
+        try:
+            with _progress() as progress:
+                task = progress.add_task(f"importing {file.name}", total=None)
+                result = import_file(
+                    store, file, src, cfg.settings.data_dir, progress=lambda n: progress.advance(task, n)
+                )
+        except ImportFileError as exc:
+            raise UserError(str(exc), code=2) from None
+        print_reports([result.report], f"import {file.name}")
+        print_rejected(result.report.rejected)
+        if result.rows and not result.report.items and not result.report.already_ingested:
+            raise typer.Exit(1)
+
+
+@app.command()
+def ingest(
+    feed: Annotated[Path, typer.Argument(help="A JSONL feed written by `scrapy crawl ... -O FILE`.")],
+    source: Annotated[str, typer.Option("--source", "-s", help="A configured source name.")],
+    config: ConfigOption = None,
+) -> None:
+    """Load a feed file written by a spider run by hand (idempotent)."""
+    with friendly_errors():
+        cfg, store = _load(config)
+        cfg.source(source)
+        if not feed.exists():
+            raise UserError(f"{feed}: file not found", code=2)
+        register_sources(store, cfg)
+        with _progress() as progress:
+            task = progress.add_task(f"ingesting {feed.name}", total=feed.stat().st_size)
+            report = ingest_feed(store, source, feed, progress=lambda n: progress.advance(task, n))
+        print_reports([report], f"ingest {feed.name}")
+        print_rejected(report.rejected)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Per source: last success, last error, reviews stored, healthy or not."""
+    with friendly_errors():
+        cfg, store = _load(config)
+        register_sources(store, cfg)
+        with store.transaction() as tx:
+            rows = tx.source_status()
+        if as_json:
+            console.print_json(json.dumps(rows, default=_fmt))
+            return
+        table = Table(title="sources")
+        for col in ("source", "business", "platform", "reviews", "last success", "health", "last error"):
+            table.add_column(col, justify="right" if col == "reviews" else "left")
+        for r in rows:
+            if r["healthy"] is None:
+                health = Text("never run", style="dim")
+            elif r["healthy"]:
+                health = Text("healthy", style="green")
+            else:
+                health = Text(f"UNHEALTHY ({r['last_status']})", style="red")
+            last_error = f"{_fmt(r['last_error_at'])}: {r['last_error']}" if r["last_error"] else "-"
+            business = f"{r['business']} ({r['role']})"
+            table.add_row(_cell(r["source"]), _cell(business), _cell(r["platform"]), _cell(r["reviews"]),
+                          _cell(r["last_success"]), health, _cell(last_error, 100))
+        console.print(table)
+
+
+def _parse_day(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option}: expected a date like 2026-01-31, got {value!r}", code=2) from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _parse_rating(value: str | None) -> tuple[float | None, float | None]:
+    if value is None:
+        return None, None
+    try:
+        if "-" in value:
+            low, high = value.split("-", 1)
+            return float(low), float(high)
+        return float(value), float(value)
+    except ValueError:
+        raise UserError(f"--rating: expected a number or a range like 1-2, got {value!r}", code=2) from None
+
+
+@app.command()
+def reviews(
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Source name (repeatable).")] = None,
+    rating: Annotated[str | None, typer.Option("--rating", "-r", help="Stars: 1 or a range 1-2.")] = None,
+    language: Annotated[str | None, typer.Option("--language", "-l", help="Declared language, e.g. en.")] = None,
+    since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Published before (YYYY-MM-DD).")] = None,
+    search: Annotated[str | None, typer.Option("--search", "-q", help="Text contained in title or body.")] = None,
+    removed: Annotated[bool, typer.Option("--removed", help="Include reviews gone from the site.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    output: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    config: ConfigOption = None,
+) -> None:
+    """List and search stored reviews."""
+    with friendly_errors():
+        if output not in ("table", "json"):
+            raise UserError(f"--format: expected table or json, got {output!r}", code=2)
+        low, high = _parse_rating(rating)
+        cfg, store = _load(config)
+        register_sources(store, cfg)
+        with store.transaction() as tx:
+            rows = tx.search_reviews(
+                sources=source, min_rating=low, max_rating=high, language=language,
+                since=_parse_day(since, "--since"), until=_parse_day(until, "--until"), text=search,
+                include_removed=removed, limit=limit, offset=offset,
+            )
+        if output == "json":
+            # Plain stdout (not rich) so the output is valid JSON Lines for other tools.
+            for row in rows:
+                sys.stdout.write(json.dumps(row, default=_iso, ensure_ascii=False) + "\n")
+            return
+        table = Table(title=f"{len(rows)} review(s)")
+        for col in ("id", "source", "stars", "lang", "published", "author", "title / text", "reply"):
+            table.add_column(col)
+        for r in rows:
+            body = f"{r['title'] or ''} — {r['text']}" if r["title"] else r["text"]
+            table.add_row(_cell(r["id"]), _cell(r["source"]), _cell(r["rating"]), _cell(r["language"]),
+                          _cell(r["published_at"]), _cell(r["author_name"], 24), _cell(body, 160),
+                          Text("yes" if r["reply_text"] else "-"))
+        console.print(table)
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime | date) else str(value)
+
+
+@app.command()
+def demo(
+    db: Annotated[Path, typer.Option(help="DuckDB file to fill.")] = Path("reviewdesk.duckdb"),
+    data_dir: Annotated[Path, typer.Option(help="Raw layer folder.")] = Path("data"),
+) -> None:
+    """Serve the bundled demo review site on 127.0.0.1, crawl it, ingest, and print a summary."""
+    from reviewdesk.demo import run_demo
+
+    with friendly_errors():
+        reports = run_demo(db, data_dir, crawl=lambda cfg, store: run_crawl(
+            cfg, store, None, extra_settings={"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False"}))
+        print_reports(reports, f"demo crawl into {db}")
+        console.print(
+            f"Look at the data: reviewdesk reviews --config {data_dir / 'demo.toml'}  "
+            f"(or status, reviews --rating 1-2 --format json)"
+        )
+        if any(r.status != "ok" for r in reports):
+            raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point."""
+    app()
+

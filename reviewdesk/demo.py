@@ -1,0 +1,64 @@
+"""The main job on the embedded default: the bundled demo site, a DuckDB file, one crawl."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from pipeline.ingest import IngestReport
+from pipeline.store import Store
+from reviewdesk.config import Config, load_config
+
+# The demo site's companies: one is "ours", the others are competitors we watch.
+DEMO_COMPANIES = (
+    ("beautytheshop", "BeautyTheShop", "own", "beautytheshop.com", "es"),
+    ("twenix", "Twenix", "own", "twenix.es", "en"),
+    ("djmania", "DJMania", "competitor", "djmania.es", "es"),
+    ("burgerking", "Burger King Norway", "competitor", "burgerking.no", "no"),
+)
+
+
+def demo_config_text(site_url: str, db: Path, data_dir: Path) -> str:
+    """A config file for the demo site (TOML; strings written as JSON, which TOML accepts)."""
+    q = json.dumps
+    lines = [
+        "# Written by `reviewdesk demo`: the bundled demo site on 127.0.0.1.",
+        "[settings]",
+        f"database = {q(str(db))}",
+        f"data_dir = {q(str(data_dir))}",
+        "crawl_concurrency = 2",
+        "download_delay_s = 0.0",
+        "",
+    ]
+    for business_id, name, role, slug, language in DEMO_COMPANIES:
+        lines += [
+            "[[businesses]]",
+            f"id = {q(business_id)}",
+            f"name = {q(name)}",
+            f"role = {q(role)}",
+            "  [[businesses.sources]]",
+            f"  name = {q(business_id + '-trustpilot')}",
+            '  platform = "trustpilot"',
+            f"  url = {q(f'{site_url}/review/{slug}')}",
+            f"  language = {q(language)}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def run_demo(
+    db: Path,
+    data_dir: Path,
+    crawl: Callable[[Config, Store], list[IngestReport]],
+) -> list[IngestReport]:
+    """Serve the demo site, write its config under data_dir, crawl it into db."""
+    from reviewdesk.demo_site import DemoSite
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with DemoSite() as site:
+        path = data_dir / "demo.toml"
+        path.write_text(demo_config_text(site.url, db, data_dir), encoding="utf-8")
+        config = load_config(path)
+        store = Store(db, lock_timeout=config.settings.lock_timeout_s)
+        return crawl(config, store)

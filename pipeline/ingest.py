@@ -201,7 +201,10 @@ def ingest_feed(
         earlier = None if force else tx.feed_already_ingested(sha)
     if earlier is not None:
         # The exact same bytes were loaded before: nothing to do, and nothing is recorded twice.
-        report = IngestReport(source=source, status="ok", already_ingested=True, feed_path=str(feed))
+        report = IngestReport(
+            source=source, status="ok", already_ingested=True, feed_path=str(feed),
+            rejected=list(extra_rejected or []),
+        )
         report.items = int(earlier["items"])
         report.counts.unchanged = report.items
         report.run_id = int(earlier["run_id"])

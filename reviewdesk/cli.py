@@ -118,6 +118,27 @@ def print_reports(reports: list[IngestReport], title: str) -> None:
     console.print(table)
 
 
+def report_json(report: IngestReport) -> str:
+    """A run report as JSON, for scripts."""
+    c = report.counts
+    return json.dumps(
+        {
+            "source": report.source,
+            "status": report.status,
+            "error": report.error,
+            "already_ingested": report.already_ingested,
+            "items": report.items,
+            "new": c.new,
+            "updated": c.updated,
+            "unchanged": c.unchanged,
+            "removed": c.removed,
+            "restored": c.restored,
+            "rejected": [{"line": r.line, "reason": r.reason} for r in report.rejected],
+        },
+        ensure_ascii=False,
+    )
+
+
 def print_rejected(rejected: list[RowError], limit: int = 20) -> None:
     """Bad rows with line numbers and reasons."""
     if not rejected:
@@ -201,6 +222,7 @@ def crawl(
 def import_(
     file: Annotated[Path, typer.Argument(help="CSV or JSONL export.")],
     source: Annotated[str, typer.Option("--source", "-s", help="A configured source name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Import an export file (CSV or JSONL) into a source; bad rows are reported, good rows kept."""
@@ -218,8 +240,11 @@ def import_(
                 )
         except ImportFileError as exc:
             raise UserError(str(exc), code=2) from None
-        print_reports([result.report], f"import {file.name}")
-        print_rejected(result.report.rejected)
+        if as_json:
+            sys.stdout.write(report_json(result.report) + "\n")
+        else:
+            print_reports([result.report], f"import {file.name}")
+            print_rejected(result.report.rejected)
         if result.rows and not result.report.items and not result.report.already_ingested:
             raise typer.Exit(1)
 
@@ -228,6 +253,7 @@ def import_(
 def ingest(
     feed: Annotated[Path, typer.Argument(help="A JSONL feed written by `scrapy crawl ... -O FILE`.")],
     source: Annotated[str, typer.Option("--source", "-s", help="A configured source name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Load a feed file written by a spider run by hand (idempotent)."""
@@ -240,8 +266,11 @@ def ingest(
         with _progress() as progress:
             task = progress.add_task(f"ingesting {feed.name}", total=feed.stat().st_size)
             report = ingest_feed(store, source, feed, progress=lambda n: progress.advance(task, n))
-        print_reports([report], f"ingest {feed.name}")
-        print_rejected(report.rejected)
+        if as_json:
+            sys.stdout.write(report_json(report) + "\n")
+        else:
+            print_reports([report], f"ingest {feed.name}")
+            print_rejected(report.rejected)
 
 
 @app.command()

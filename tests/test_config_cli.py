@@ -1,0 +1,105 @@
+"""Config validation through the real CLI: one message naming file, key and expectation; exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+
+from reviewdesk.config import ConfigError, load_config
+
+VALID = """
+[settings]
+database = "db.duckdb"
+
+[[businesses]]
+id = "acme"
+name = "Acme"
+
+  [[businesses.sources]]
+  name = "acme-tp"
+  platform = "trustpilot"
+  url = "https://www.trustpilot.com/review/acme.example"
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "expectation"),
+    [
+        (
+            VALID.replace('url = "https://www.trustpilot.com/review/acme.example"', 'url = "acme.example"'),
+            "businesses[0].sources[0].url",
+            "expected an http:// or https:// URL, got 'acme.example'",
+        ),
+        (
+            VALID.replace('platform = "trustpilot"', 'platform = "yelp"'),
+            "businesses[0].sources[0].platform",
+            "one of trustpilot, schema_org, appstore, import",
+        ),
+        (
+            VALID.replace('database = "db.duckdb"', 'database = "db.duckdb"\ncrawl_concurency = 4'),
+            "settings.crawl_concurency",
+            "unknown key",
+        ),
+        (VALID.replace('name = "acme-tp"', 'name = "Acme TP"'), "businesses[0].sources[0].name", "lower-case letters"),
+        (VALID + "\n  max_pages = 0\n", "businesses[0].sources[0].max_pages", "greater than or equal to 1"),
+        ('[settings]\ndatabase = "x"\n', "businesses", "required key is missing"),
+        (VALID.replace('name = "Acme"\n', ""), "businesses[0].name", "required key is missing"),
+    ],
+)
+def test_invalid_config_names_file_key_and_expectation(tmp_path: Path, text: str, key: str, expectation: str) -> None:
+    path = tmp_path / "reviewdesk.toml"
+    path.write_text(text)
+    result = run_cli("status", "--config", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    message = " ".join(result.stderr.split())
+    assert str(path) in message or "reviewdesk.toml" in message
+    assert key in message and expectation in message
+
+
+def test_toml_syntax_error(tmp_path: Path) -> None:
+    path = tmp_path / "reviewdesk.toml"
+    path.write_text('[settings\ndatabase = "x"\n')
+    result = run_cli("crawl", "--config", str(path), cwd=tmp_path)
+    assert result.returncode == 2 and "not valid TOML" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_config_points_to_init(tmp_path: Path) -> None:
+    result = run_cli("status", cwd=tmp_path)
+    assert result.returncode == 2 and "reviewdesk init" in result.stderr
+
+
+def test_init_writes_a_valid_commented_example(tmp_path: Path) -> None:
+    result = run_cli("init", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    written = tmp_path / "reviewdesk.toml"
+    text = written.read_text()
+    assert text.count("#") > 20
+    config = load_config(written)
+    assert {s.platform for _, s in config.all_sources()} == {"trustpilot", "schema_org", "appstore", "import"}
+    assert {b.role for b in config.businesses} == {"own", "competitor"}
+    again = run_cli("init", cwd=tmp_path)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_duplicate_source_names_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        VALID
+        + VALID.split("[[businesses]]")[1]
+        .replace('id = "acme"', 'id = "acme2"')
+        .replace("\nid", "[[businesses]]\nid", 1)
+    )
+    with pytest.raises(ConfigError, match="source name 'acme-tp' is used twice"):
+        load_config(path)
+
+
+def test_status_on_valid_config_with_fresh_database(tmp_path: Path) -> None:
+    path = tmp_path / "reviewdesk.toml"
+    path.write_text(VALID)
+    result = run_cli("status", "--json", "--config", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert '"source": "acme-tp"' in result.stdout and '"healthy": null' in result.stdout
+    assert (tmp_path / "db.duckdb").exists()

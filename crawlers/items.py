@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Fields that define a review's content: a change in any of them is an edit (a new version).
+# The permalink is not content: a site moving hosts does not edit its reviews.
 CONTENT_FIELDS: tuple[str, ...] = (
     "rating",
     "title",
@@ -25,7 +26,6 @@ CONTENT_FIELDS: tuple[str, ...] = (
     "experienced_at",
     "reply_text",
     "reply_published_at",
-    "url",
 )
 
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from crawlers.extensions import manifest_path_for
 from crawlers.items import CONTENT_FIELDS, ReviewItem
-from pipeline.store import INCOMING_SCHEMA, MergeResult, RunRecord, Store
+from pipeline.store import INCOMING_SCHEMA, REVIEW_CONTENT_COLUMNS, MergeResult, RunRecord, Store
 
 Progress = Callable[[int], None]
 
@@ -130,7 +130,7 @@ def to_arrow(items: list[tuple[int, ReviewItem]]) -> pa.Table:
     for line_no, item in items:
         cols["external_id"].append(item.review_id)
         cols["content_hash"].append(content_hash(item))
-        for name in CONTENT_FIELDS:
+        for name in REVIEW_CONTENT_COLUMNS:
             cols[name].append(getattr(item, name))
         cols["page_url"].append(item.page_url)
         cols["extra"].append(json.dumps(item.extra, ensure_ascii=False, sort_keys=True))

@@ -102,8 +102,8 @@ def print_reports(reports: list[IngestReport], title: str) -> None:
     """Per source: new / updated / unchanged, or the reason it is unhealthy."""
     table = Table(title=title)
     for col in ("source", "status", "new", "updated", "unchanged", "removed", "rejected", "note"):
-        table.add_column(col, justify="right" if col in ("new", "updated", "unchanged", "removed", "rejected")
-                         else "left")
+        numeric = col in ("new", "updated", "unchanged", "removed", "rejected")
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=col != "note")
     for r in reports:
         c = r.counts
         style = {"ok": "green", "partial": "yellow"}.get(r.status, "red")
@@ -289,7 +289,7 @@ def status(
             return
         table = Table(title="sources")
         for col in ("source", "business", "platform", "reviews", "last success", "health", "last error"):
-            table.add_column(col, justify="right" if col == "reviews" else "left")
+            table.add_column(col, justify="right" if col == "reviews" else "left", no_wrap=col != "last error")
         for r in rows:
             if r["healthy"] is None:
                 health = Text("never run", style="dim")
@@ -358,15 +358,23 @@ def reviews(
             for row in rows:
                 sys.stdout.write(json.dumps(row, default=_iso, ensure_ascii=False) + "\n")
             return
-        table = Table(title=f"{len(rows)} review(s)")
-        for col in ("id", "source", "stars", "lang", "published", "author", "title / text", "reply"):
-            table.add_column(col)
+        # A two-line block per review reads well at any terminal width, unlike a wide table.
         for r in rows:
-            body = f"{r['title'] or ''} — {r['text']}" if r["title"] else r["text"]
-            table.add_row(_cell(r["id"]), _cell(r["source"]), _cell(r["rating"]), _cell(r["language"]),
-                          _cell(r["published_at"]), _cell(r["author_name"], 24), _cell(body, 160),
-                          Text("yes" if r["reply_text"] else "-"))
-        console.print(table)
+            published = r["published_at"].astimezone(UTC).date() if r["published_at"] else None
+            head = Text()
+            head.append(f"#{r['id']} ", style="bold")
+            head.append(f"{r['source']}  ")
+            head.append(f"{'★' * round(r['rating'])}{'☆' * (5 - round(r['rating']))}  ", style="yellow")
+            head.append(f"{_fmt(r['language'])}  {_fmt(published)}  ")
+            head.append(_fmt(r["author_name"])[:40], style="cyan")
+            if r["reply_text"]:
+                head.append("  replied", style="green")
+            if r["removed_at"]:
+                head.append("  removed upstream", style="red")
+            body = f"{r['title']} — {r['text']}" if r["title"] else r["text"]
+            console.print(head)
+            console.print(Text("  ") + _cell(body, 300), style="dim" if r["removed_at"] else None)
+        console.print(Text(f"{len(rows)} review(s)", style="bold"))
 
 
 def _iso(value: Any) -> str:

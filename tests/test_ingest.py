@@ -34,9 +34,13 @@ def test_same_content_in_a_new_feed_is_unchanged(store: Store, tmp_path: Path) -
     ingest_feed(store, "acme-tp", write_feed(tmp_path / "a.jsonl", [review(i) for i in range(10)]))
     before = _all(store)
     again = ingest_feed(
-        store, "acme-tp",
-        write_feed(tmp_path / "b.jsonl", [review(i, crawled_at="2026-02-01T00:00:00+00:00") for i in range(10)],
-                   started_at="2026-02-01T00:00:00+00:00"),
+        store,
+        "acme-tp",
+        write_feed(
+            tmp_path / "b.jsonl",
+            [review(i, crawled_at="2026-02-01T00:00:00+00:00") for i in range(10)],
+            started_at="2026-02-01T00:00:00+00:00",
+        ),
     )
     assert (again.counts.new, again.counts.updated, again.counts.unchanged) == (0, 0, 10)
     assert _all(store) == before
@@ -56,11 +60,20 @@ def test_edit_updates_row_and_keeps_previous_version(store: Store, tmp_path: Pat
 
 
 def test_older_feed_never_reverts_a_newer_version(store: Store, tmp_path: Path) -> None:
-    ingest_feed(store, "acme-tp", write_feed(
-        tmp_path / "new.jsonl", [review(1, text="newer text", crawled_at="2026-03-01T00:00:00+00:00")]))
-    report = ingest_feed(store, "acme-tp", write_feed(
-        tmp_path / "old.jsonl", [review(1, text="older text", crawled_at="2026-01-01T00:00:00+00:00")],
-        complete=False))
+    ingest_feed(
+        store,
+        "acme-tp",
+        write_feed(tmp_path / "new.jsonl", [review(1, text="newer text", crawled_at="2026-03-01T00:00:00+00:00")]),
+    )
+    report = ingest_feed(
+        store,
+        "acme-tp",
+        write_feed(
+            tmp_path / "old.jsonl",
+            [review(1, text="older text", crawled_at="2026-01-01T00:00:00+00:00")],
+            complete=False,
+        ),
+    )
     assert report.counts.stale == 1 and report.counts.updated == 0
     assert _all(store)["r1"]["text"] == "newer text"
 
@@ -69,20 +82,29 @@ def test_disappeared_review_is_marked_not_deleted_and_can_return(store: Store, t
     ingest_feed(store, "acme-tp", write_feed(tmp_path / "a.jsonl", [review(i) for i in range(4)]))
     later = "2026-02-01T00:00:00+00:00"
     # An incremental (incomplete) run that did not see r3 proves nothing: r3 stays.
-    partial = ingest_feed(store, "acme-tp", write_feed(
-        tmp_path / "b.jsonl", [review(i, crawled_at=later) for i in range(2)], complete=False))
+    partial = ingest_feed(
+        store,
+        "acme-tp",
+        write_feed(tmp_path / "b.jsonl", [review(i, crawled_at=later) for i in range(2)], complete=False),
+    )
     assert partial.counts.removed == 0 and _all(store)["r3"]["removed_at"] is None
     # A complete run without r3: marked removed, still stored.
-    full = ingest_feed(store, "acme-tp", write_feed(
-        tmp_path / "c.jsonl", [review(i, crawled_at=later) for i in range(3)], started_at=later))
+    full = ingest_feed(
+        store,
+        "acme-tp",
+        write_feed(tmp_path / "c.jsonl", [review(i, crawled_at=later) for i in range(3)], started_at=later),
+    )
     assert full.counts.removed == 1
     rows = _all(store)
     assert rows["r3"]["removed_at"] is not None and rows["r3"]["text"] == "Review text number 3"
     with store.transaction() as tx:
         assert [r["external_id"] for r in tx.search_reviews(limit=100)].count("r3") == 0
     # It comes back.
-    back = ingest_feed(store, "acme-tp", write_feed(
-        tmp_path / "d.jsonl", [review(i, crawled_at="2026-03-01T00:00:00+00:00") for i in range(4)]))
+    back = ingest_feed(
+        store,
+        "acme-tp",
+        write_feed(tmp_path / "d.jsonl", [review(i, crawled_at="2026-03-01T00:00:00+00:00") for i in range(4)]),
+    )
     assert back.counts.restored == 1 and _all(store)["r3"]["removed_at"] is None
 
 
@@ -104,8 +126,11 @@ def test_bad_lines_reported_good_lines_kept(store: Store, tmp_path: Path) -> Non
 def test_hostile_text_is_stored_verbatim(store: Store, tmp_path: Path) -> None:
     nasty = "<script>alert(1)</script> <b>bold</b> [red]rich[/red] {{ 7*7 }} '; DROP TABLE reviews; --"
     big = "Ж" * (5 * 1024 * 1024 // 2)
-    ingest_feed(store, "acme-tp", write_feed(
-        tmp_path / "a.jsonl", [review(1, text=nasty, title="<i>t</i>"), review(2, text=big)]))
+    ingest_feed(
+        store,
+        "acme-tp",
+        write_feed(tmp_path / "a.jsonl", [review(1, text=nasty, title="<i>t</i>"), review(2, text=big)]),
+    )
     rows = _all(store)
     assert rows["r1"]["text"] == nasty and rows["r1"]["title"] == "<i>t</i>"
     assert rows["r2"]["text"] == big
@@ -117,8 +142,12 @@ def test_hostile_text_is_stored_verbatim(store: Store, tmp_path: Path) -> None:
 
 
 def test_layout_change_is_unhealthy_not_zero_new(store: Store, tmp_path: Path) -> None:
-    feed = write_feed(tmp_path / "a.jsonl", [], complete=False, errors=[
-        {"kind": "LayoutChanged", "message": "no review data found", "url": "http://127.0.0.1/review/acme"}])
+    feed = write_feed(
+        tmp_path / "a.jsonl",
+        [],
+        complete=False,
+        errors=[{"kind": "LayoutChanged", "message": "no review data found", "url": "http://127.0.0.1/review/acme"}],
+    )
     report = ingest_feed(store, "acme-tp", feed)
     assert report.status == "failed"
     assert report.error is not None and "layout changed" in report.error

@@ -12,21 +12,71 @@ from pipeline.store import MIGRATIONS, Store, StoreBusy, StoreError
 EXPECTED_SCHEMA = {
     "businesses": ["id", "name", "role", "created_at"],
     "crawl_runs": [
-        "id", "source_id", "kind", "status", "started_at", "finished_at", "feed_path", "pages", "items",
-        "new", "updated", "unchanged", "removed", "restored", "rejected", "complete", "stop_reason", "error",
+        "id",
+        "source_id",
+        "kind",
+        "status",
+        "started_at",
+        "finished_at",
+        "feed_path",
+        "pages",
+        "items",
+        "new",
+        "updated",
+        "unchanged",
+        "removed",
+        "restored",
+        "rejected",
+        "complete",
+        "stop_reason",
+        "error",
         "feed_sha256",
     ],
     "ingested_feeds": ["sha256", "run_id", "path", "items", "ingested_at"],
     "migrations": ["name", "applied_at"],
     "review_versions": [
-        "review_id", "version", "content_hash", "rating", "title", "text", "language", "author_name",
-        "author_country", "published_at", "updated_at", "experienced_at", "reply_text", "reply_published_at",
-        "url", "extra", "crawled_at", "superseded_at",
+        "review_id",
+        "version",
+        "content_hash",
+        "rating",
+        "title",
+        "text",
+        "language",
+        "author_name",
+        "author_country",
+        "published_at",
+        "updated_at",
+        "experienced_at",
+        "reply_text",
+        "reply_published_at",
+        "url",
+        "extra",
+        "crawled_at",
+        "superseded_at",
     ],
     "reviews": [
-        "id", "source_id", "external_id", "content_hash", "version", "rating", "title", "text", "language",
-        "author_name", "author_country", "published_at", "updated_at", "experienced_at", "reply_text",
-        "reply_published_at", "url", "page_url", "extra", "crawled_at", "first_seen_at", "changed_at",
+        "id",
+        "source_id",
+        "external_id",
+        "content_hash",
+        "version",
+        "rating",
+        "title",
+        "text",
+        "language",
+        "author_name",
+        "author_country",
+        "published_at",
+        "updated_at",
+        "experienced_at",
+        "reply_text",
+        "reply_published_at",
+        "url",
+        "page_url",
+        "extra",
+        "crawled_at",
+        "first_seen_at",
+        "changed_at",
         "removed_at",
     ],
     "sources": ["id", "name", "business_id", "platform", "target", "language", "created_at"],
@@ -68,9 +118,7 @@ def test_upgrade_keeps_existing_data(tmp_path: Path) -> None:
            VALUES (1, 'r1', 'h', 4, 'Kept across upgrades: żółć ё', TIMESTAMPTZ '2025-01-01 00:00:00+00',
                    now(), now(), now())"""
     )
-    con.execute(
-        "INSERT INTO crawl_runs (source_id, kind, status, started_at) VALUES (1, 'crawl', 'ok', now())"
-    )
+    con.execute("INSERT INTO crawl_runs (source_id, kind, status, started_at) VALUES (1, 'crawl', 'ok', now())")
     con.close()
 
     store = Store(path)
@@ -101,9 +149,13 @@ def test_foreign_lock_holder_gives_plain_busy_error(tmp_path: Path) -> None:
     path = tmp_path / "held.duckdb"
     Store(path).migrate()
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('ok', flush=True); "
-         "time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('ok', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"

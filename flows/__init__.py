@@ -1,1 +1,1 @@
-"""Reviewdesk flows."""
+"""Prefect flows: the pipeline's stages on a schedule."""

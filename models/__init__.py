@@ -1,1 +1,1 @@
-"""Reviewdesk models."""
+"""Review understanding: language, sentiment, complaint topics, severity (issue 3)."""

@@ -1,1 +1,1 @@
-"""Reviewdesk responses."""
+"""Reply drafting, approval and publishing (issue 4)."""

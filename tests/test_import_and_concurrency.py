@@ -154,7 +154,7 @@ def test_concurrent_processes_lose_no_write(tmp_path: Path) -> None:
                          cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
     ]
     outputs = [p.communicate(timeout=300) for p in procs]
-    for proc, (out, errout) in zip(procs, outputs, strict=True):
+    for proc, (_out, errout) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, errout
         assert "lock" not in errout.lower() and "Traceback" not in errout
     with Store(cwd / "shared.duckdb").transaction() as tx:

@@ -32,7 +32,8 @@ CONTENT_FIELDS: tuple[str, ...] = (
 class ReviewItem(BaseModel):
     """One public review as a spider or importer found it."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    # Unknown keys are ignored, not rejected: a newer spider's extra field must not break ingest.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
     source: str = Field(min_length=1, description="Configured source name (or the spider name).")
     platform: str = Field(min_length=1, description="trustpilot, schema_org, appstore, import ...")

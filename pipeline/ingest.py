@@ -15,8 +15,15 @@ import pyarrow as pa
 from pydantic import ValidationError
 
 from crawlers.extensions import manifest_path_for
-from crawlers.items import CONTENT_FIELDS, ReviewItem
-from pipeline.store import INCOMING_SCHEMA, REVIEW_CONTENT_COLUMNS, MergeResult, RunRecord, Store
+from crawlers.items import ReviewItem
+from pipeline.store import (
+    INCOMING_SCHEMA,
+    REVIEW_CONTENT_COLUMNS,
+    MergeResult,
+    RunRecord,
+    Store,
+    read_clean_feed,
+)
 
 Progress = Callable[[int], None]
 
@@ -47,16 +54,6 @@ class IngestReport:
     def healthy(self) -> bool:
         """True when the run fully succeeded."""
         return self.status == "ok"
-
-
-def content_hash(item: ReviewItem) -> str:
-    """Stable hash of a review's content fields: equal hashes mean an unchanged review."""
-    payload = {name: getattr(item, name) for name in CONTENT_FIELDS}
-    for key, value in payload.items():
-        if isinstance(value, datetime):
-            payload[key] = value.astimezone(UTC).isoformat()
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.blake2b(blob.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def feed_fingerprint(path: Path, source: str) -> str:
@@ -125,11 +122,10 @@ def read_feed(path: Path, progress: Progress | None = None) -> Iterable[tuple[in
 
 
 def to_arrow(items: list[tuple[int, ReviewItem]]) -> pa.Table:
-    """Columns for Store.merge_reviews, with content hashes."""
+    """Columns for Store.merge_reviews (which computes the content hashes)."""
     cols: dict[str, list[Any]] = {name: [] for name in INCOMING_SCHEMA.names}
     for line_no, item in items:
         cols["external_id"].append(item.review_id)
-        cols["content_hash"].append(content_hash(item))
         for name in REVIEW_CONTENT_COLUMNS:
             cols[name].append(getattr(item, name))
         cols["page_url"].append(item.page_url)
@@ -211,26 +207,30 @@ def ingest_feed(
         return report
 
     manifest = read_manifest(feed) if kind == "crawl" else None
-    rows: list[tuple[int, dict[str, Any]]] = []
-    rejected: list[RowError] = list(extra_rejected or [])
-    for entry in read_feed(feed, progress):
-        if isinstance(entry, RowError):
-            rejected.append(entry)
-        else:
-            rows.append(entry)
     crawled_default = now
     if manifest and manifest.get("started_at"):
         with contextlib.suppress(ValueError):
             crawled_default = datetime.fromisoformat(str(manifest["started_at"]))
-    good, bad = validate_items(rows, source=source, default_crawled_at=crawled_default)
-    rejected.extend(bad)
-    rejected.sort(key=lambda e: e.line)
-    status, error = judge_run(manifest, len(good), kind)
+    rejected: list[RowError] = list(extra_rejected or [])
+    # Fast path: a clean feed is parsed and checked inside DuckDB; otherwise line by line.
+    table = read_clean_feed(feed, crawled_default)
+    if table is None:
+        rows: list[tuple[int, dict[str, Any]]] = []
+        for entry in read_feed(feed, progress):
+            if isinstance(entry, RowError):
+                rejected.append(entry)
+            else:
+                rows.append(entry)
+        good, bad = validate_items(rows, source=source, default_crawled_at=crawled_default)
+        rejected.extend(bad)
+        rejected.sort(key=lambda e: e.line)
+        table = to_arrow(good)
+    item_count = table.num_rows
+    status, error = judge_run(manifest, item_count, kind)
     if process_error is not None:
-        status = "partial" if good else "failed"
+        status = "partial" if item_count else "failed"
         error = process_error if error is None else f"{process_error}; {error}"
     complete = bool(manifest and manifest.get("complete")) and status == "ok" and not rejected
-    table = to_arrow(good)
     run = RunRecord(
         source=source,
         kind=kind,
@@ -240,7 +240,7 @@ def ingest_feed(
         feed_path=str(feed),
         feed_sha256=sha,
         pages=int(manifest.get("pages") or 0) if manifest else None,
-        items=len(good),
+        items=item_count,
         rejected=len(rejected),
         complete=complete,
         stop_reason=(manifest or {}).get("stop_reason"),
@@ -250,16 +250,16 @@ def ingest_feed(
         if not force and tx.feed_already_ingested(sha) is not None:
             # Another process loaded this feed while we parsed it.
             return ingest_feed(store, source, feed, kind=kind, started_at=started_at)
-        counts = tx.merge_reviews(source_id, table, complete=complete, now=now) if good else MergeResult()
+        counts = tx.merge_reviews(source_id, table, complete=complete, now=now) if item_count else MergeResult()
         run.counts = counts
         run_id = tx.record_run(source_id, run)
         if not force:
-            tx.record_feed(sha, run_id, str(feed), len(good), now)
+            tx.record_feed(sha, run_id, str(feed), item_count, now)
     return IngestReport(
         source=source,
         status=status,
         counts=counts,
-        items=len(good),
+        items=item_count,
         rejected=rejected,
         error=error,
         run_id=run_id,

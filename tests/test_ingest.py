@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from conftest import review, write_feed
 
 from pipeline.ingest import ingest_feed
-from pipeline.store import Store
+from pipeline.store import Store, read_clean_feed
 
 
 def _all(store: Store) -> dict[str, dict]:
@@ -160,3 +162,25 @@ def test_duplicate_ids_in_one_feed_keep_the_last(store: Store, tmp_path: Path) -
     feed = write_feed(tmp_path / "a.jsonl", [review(1, text="first"), review(1, text="second")])
     report = ingest_feed(store, "acme-tp", feed)
     assert report.counts.new == 1 and _all(store)["r1"]["text"] == "second"
+
+
+def test_fast_and_exact_paths_agree(store: Store, tmp_path: Path) -> None:
+    """A feed with a blank line takes the line-by-line path; the same reviews via DuckDB are unchanged."""
+    items = [review(i, reply_text="Thanks" if i % 2 else None, updated_at="2025-02-01T08:00:00.123Z",
+                    author_country="PL", text=f"Zażółć gęślą jaźń {i} <b>x</b>") for i in range(20)]
+    slow = tmp_path / "slow.jsonl"
+    write_feed(slow, items[:10])
+    with slow.open("a") as fh:
+        fh.write("\n")
+    with slow.open("a") as fh:
+        for item in items[10:]:
+            fh.write(json.dumps(item) + "\n")
+    first = ingest_feed(store, "acme-tp", slow)
+    assert first.counts.new == 20 and first.rejected == []
+    before = _all(store)
+    fast = write_feed(tmp_path / "fast.jsonl", [{**i, "crawled_at": "2026-05-01T00:00:00+00:00"} for i in items])
+    assert read_clean_feed(fast, datetime.now(UTC)) is not None
+    assert read_clean_feed(slow, datetime.now(UTC)) is None
+    second = ingest_feed(store, "acme-tp", fast)
+    assert (second.counts.new, second.counts.updated, second.counts.unchanged) == (0, 0, 20)
+    assert _all(store) == before

@@ -12,7 +12,8 @@ import scrapy
 from scrapy.http import Response
 
 from crawlers.errors import ExtractionError, PartialPage
-from crawlers.items import ReviewItem, utc_now_iso
+from crawlers.items import utc_now_iso
+from crawlers.middlewares import GIVE_UP_META
 from crawlers.parsers import ParsedPage
 
 DEFAULT_OVERLAP = 20
@@ -174,7 +175,9 @@ class ReviewSpider(scrapy.Spider):
         response = getattr(failure.value, "response", None)
         url = request.url if request is not None else (self.start_url or "")
         if response is not None:
-            self.record_error("http_error", f"HTTP {response.status} after retries", url)
+            # The retry middleware says why it did not retry (e.g. a Retry-After above the cap).
+            gave_up = request.meta.get(GIVE_UP_META) if request is not None else None
+            self.record_error("http_error", gave_up or f"HTTP {response.status} after retries", url)
         else:
             self.record_error("download_error", f"{failure.type.__name__}: {failure.getErrorMessage()}", url)
 

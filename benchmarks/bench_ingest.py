@@ -20,7 +20,11 @@ sys.path.insert(0, str(ROOT))
 from pipeline.ingest import ingest_feed  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 
-WORDS = ["delivery", "late", "refund", "order", "staff", "friendly", "great", "awful", "parcel", "support", "waited", "weeks", "quality", "price", "charged", "twice", "app", "crashed", "clean", "tasty", "cold", "rude", "helpful"]
+WORDS = [
+    "delivery", "late", "refund", "order", "staff", "friendly", "great", "awful", "parcel", "support",
+    "waited", "weeks", "quality", "price", "charged", "twice", "app", "crashed", "clean", "tasty", "cold",
+    "rude", "helpful",
+]
 
 
 def make_feed(path: Path, n: int, crawled_at: str, seed: int = 7) -> Path:

@@ -9,9 +9,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
-from crawlers.errors import ExtractionError, PartialPage
+from crawlers.errors import EmptyPage, ExtractionError, PartialPage
 from crawlers.items import utc_now_iso
 from crawlers.middlewares import GIVE_UP_META
 from crawlers.parsers import ParsedPage
@@ -116,7 +117,8 @@ class ReviewSpider(scrapy.Spider):
         self.crawler.stats.inc_value("reviewdesk/pages")
         try:
             parsed = self.parse_page(response)
-        except PartialPage as exc:
+        except (PartialPage, EmptyPage) as exc:
+            # A cut-off or empty body is often a hiccup of the server or the network: fetch it again.
             attempt = response.meta.get("partial_retry", 0)
             if attempt < self.partial_page_retries:
                 self.crawler.stats.inc_value("reviewdesk/partial_page_retry")
@@ -124,7 +126,8 @@ class ReviewSpider(scrapy.Spider):
                     dont_filter=True, meta={**response.meta, "partial_retry": attempt + 1}
                 )
                 return
-            self.record_error("partial_page", str(exc), response.url)
+            kind = "partial_page" if isinstance(exc, PartialPage) else type(exc).__name__
+            self.record_error(kind, f"{exc} (after {attempt} refetch(es))", response.url)
             return
         except ExtractionError as exc:
             self.record_error(type(exc).__name__, str(exc), response.url)
@@ -178,8 +181,11 @@ class ReviewSpider(scrapy.Spider):
             # The retry middleware says why it did not retry (e.g. a Retry-After above the cap).
             gave_up = request.meta.get(GIVE_UP_META) if request is not None else None
             self.record_error("http_error", gave_up or f"HTTP {response.status} after retries", url)
+        elif failure.check(IgnoreRequest) and "robots.txt" in failure.getErrorMessage():
+            self.record_error("robots_txt", f"the site's robots.txt forbids {url}; not fetched", url)
         else:
-            self.record_error("download_error", f"{failure.type.__name__}: {failure.getErrorMessage()}", url)
+            detail = failure.getErrorMessage() or "no detail given"
+            self.record_error("download_error", f"{failure.type.__name__}: {detail}", url)
 
     def record_error(self, kind: str, message: str, url: str) -> None:
         """Remember an error for the run manifest and the source's health."""

@@ -3,7 +3,8 @@
 Each company's reviews (both saved snapshots, newest first) are served as ``/review/<company>?page=N``
 in a real page layout: the reviews and pagination are substituted into the page's ``__NEXT_DATA__``
 state, its JSON-LD Review list, its ``<link rel="next">`` and its pagination links. ``day`` moves the
-site forward: from day 1 each company has one new review and one edited review.
+site forward: from day 1 each company has one new review and one edited review; from day 2 one
+older review has disappeared.
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ def reviews_for_day(company: DemoCompany, day: int) -> list[dict[str, Any]]:
     reviews = copy.deepcopy(list(company.reviews))
     if day < 1 or not reviews:
         return reviews
+    if day >= 2 and len(reviews) > 2:
+        # From day 2 one older review is gone (deleted by its author): only a full crawl can tell.
+        del reviews[len(reviews) // 2]
     newest = datetime.fromisoformat(reviews[0]["dates"]["publishedDate"])
     edited = reviews[0]
     edited["text"] = (edited.get("text") or "") + EDIT_NOTE

@@ -166,20 +166,8 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("002_feeds", _m002_feeds),
 ]
 
-REVIEW_CONTENT_COLUMNS = (
-    "rating",
-    "title",
-    "text",
-    "language",
-    "author_name",
-    "author_country",
-    "published_at",
-    "updated_at",
-    "experienced_at",
-    "reply_text",
-    "reply_published_at",
-    "url",
-)
+# Columns copied on every edit: the review's content plus its permalink.
+REVIEW_CONTENT_COLUMNS = (*CONTENT_FIELDS, "url")
 
 # The Arrow schema ingest hands to ``Store.merge_reviews``.
 INCOMING_SCHEMA = pa.schema(

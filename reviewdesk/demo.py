@@ -44,6 +44,25 @@ def demo_config_text(site_url: str, db: Path, data_dir: Path) -> str:
             f"  language = {q(language)}",
             "",
         ]
+    lines += [
+        "# The same demo host also serves a shop with schema.org review markup and an App Store feed.",
+        "[[businesses]]",
+        'id = "demo-shop"',
+        'name = "Demo Beauty Shop"',
+        'role = "own"',
+        "  [[businesses.sources]]",
+        '  name = "demo-shop-site"',
+        '  platform = "schema_org"',
+        f"  sitemap = {q(f'{site_url}/shop/sitemap.xml')}",
+        '  sitemap_filter = "/shop/p/"',
+        "  [[businesses.sources]]",
+        '  name = "demo-shop-ios"',
+        '  platform = "appstore"',
+        '  app_id = "1499999999"',
+        '  country = "no"',
+        f"  feed_base = {q(site_url + '/appstore')}",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -348,6 +348,9 @@ class DemoSite:
             return HTTPStatus.OK, "text/plain; charset=utf-8", ROBOTS_TXT
         if path in ("/", "/index.html"):
             return HTTPStatus.OK, "text/html; charset=utf-8", render_index(self.companies)
+        extra = self._extra_platforms(path, origin)
+        if extra is not None:
+            return extra
         match = re.fullmatch(r"/review/([^/]+)/?", path)
         company = self.companies.get(match.group(1)) if match else None
         if company is not None:
@@ -357,6 +360,27 @@ class DemoSite:
             if body is not None:
                 return HTTPStatus.OK, "text/html; charset=utf-8", body
         return HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", "Not found\n"
+
+    def _extra_platforms(self, path: str, origin: str) -> tuple[int, str, str] | None:
+        """The schema.org shop and the App Store feed (see extra.py)."""
+        from reviewdesk.demo_site import extra
+
+        if path == "/shop/sitemap.xml":
+            return HTTPStatus.OK, "application/xml", extra.render_sitemap(origin)
+        if path == "/shop/about":
+            return HTTPStatus.OK, "text/html; charset=utf-8", extra.render_about()
+        product = re.fullmatch(r"/shop/p/([a-z0-9-]+)", path)
+        if product:
+            body = extra.render_product(self.companies[extra.SHOP_COMPANY], product.group(1), origin)
+            return (HTTPStatus.OK, "text/html; charset=utf-8", body) if body else None
+        feed = re.fullmatch(
+            r"/appstore/([a-z]{2})/rss/customerreviews/page=(\d+)/id=(\d+)/sortby=mostrecent/json", path
+        )
+        if feed and feed.group(3) == extra.APP_ID:
+            company = self.companies[extra.APP_COMPANY]
+            return HTTPStatus.OK, "application/json", extra.render_app_feed(
+                company, feed.group(1), int(feed.group(2)), origin)
+        return None
 
     def start(self) -> DemoSite:
         """Serve in a background thread."""

@@ -1,0 +1,50 @@
+"""The README's main job: `reviewdesk demo` on a fresh directory, then again (incremental)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+
+from pipeline.store import Store
+
+pytestmark = pytest.mark.slow
+
+SOURCES = ("beautytheshop-trustpilot", "twenix-trustpilot", "djmania-trustpilot", "burgerking-trustpilot",
+           "demo-shop-site", "demo-shop-ios")
+
+
+def _table(stdout: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in line.split("│") if c.strip()]
+        if cells and cells[0] in SOURCES:
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_demo_twice(tmp_path: Path) -> None:
+    first = run_cli("demo", cwd=tmp_path, timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    rows = _table(first.stdout)
+    assert set(rows) == set(SOURCES)
+    for name, (status, new, updated, unchanged, removed, rejected) in rows.items():
+        assert status == "ok" and int(new) > 0 and (updated, unchanged, removed, rejected) == ("0",) * 4, name
+    db = tmp_path / "reviewdesk.duckdb"
+    assert db.exists() and (tmp_path / "data" / "demo.toml").exists()
+    with Store(db).transaction() as tx:
+        stored = tx.count("reviews")
+        assert stored == sum(int(r[1]) for r in rows.values())
+        platforms = {r["platform"] for r in tx.source_status()}
+    assert platforms == {"trustpilot", "schema_org", "appstore"}
+
+    second = run_cli("demo", cwd=tmp_path, timeout=300)
+    assert second.returncode == 0, second.stdout + second.stderr
+    for name, (status, new, updated, unchanged, removed, _) in _table(second.stdout).items():
+        # Incremental: nothing new, nothing changed, and it stopped early rather than re-reading everything.
+        assert (status, new, updated, removed) == ("ok", "0", "0", "0"), name
+        assert 0 < int(unchanged) <= int(rows[name][1]), name
+    with Store(db).transaction() as tx:
+        assert tx.count("reviews") == stored
+        assert tx.count("review_versions") == 0

@@ -161,10 +161,59 @@ def _m002_feeds(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE crawl_runs ADD COLUMN feed_sha256 TEXT")
 
 
+def _m003_analyses(con: duckdb.DuckDBPyConnection) -> None:
+    # Keyed by review and model version: a new model never overwrites what an older one said.
+    con.execute(
+        """
+        CREATE TABLE analyses (
+            review_id BIGINT NOT NULL,
+            model_version TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            language TEXT,
+            language_confidence DOUBLE,
+            language_method TEXT,
+            language_reason TEXT,
+            sentiment TEXT,
+            sentiment_scores JSON,
+            stars DOUBLE,
+            sentences JSON,
+            topics JSON,
+            severity JSON,
+            unclassifiable TEXT,
+            truncated BOOLEAN NOT NULL DEFAULT FALSE,
+            analyzed_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (review_id, model_version)
+        )"""
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("001_core", _m001_core),
     ("002_feeds", _m002_feeds),
+    ("003_analyses", _m003_analyses),
 ]
+
+ANALYSIS_SCHEMA = pa.schema(
+    [
+        ("review_id", pa.int64()),
+        ("model_version", pa.string()),
+        ("content_hash", pa.string()),
+        ("language", pa.string()),
+        ("language_confidence", pa.float64()),
+        ("language_method", pa.string()),
+        ("language_reason", pa.string()),
+        ("sentiment", pa.string()),
+        ("sentiment_scores", pa.string()),
+        ("stars", pa.float64()),
+        ("sentences", pa.string()),
+        ("topics", pa.string()),
+        ("severity", pa.string()),
+        ("unclassifiable", pa.string()),
+        ("truncated", pa.bool_()),
+        ("analyzed_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+_JSON_ANALYSIS_COLUMNS = ("sentiment_scores", "sentences", "topics", "severity")
 
 # Columns copied on every edit: the review's content plus its permalink.
 REVIEW_CONTENT_COLUMNS = (*CONTENT_FIELDS, "url")
@@ -486,6 +535,58 @@ class Connection:
             [sha256, run_id, path, items, now],
         )
 
+    # -- analyses ----------------------------------------------------------------------------
+
+    def reviews_to_analyze(
+        self, model_version: str, *, reanalyze: bool = False, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Reviews never analysed, or changed since their latest analysis; with ``reanalyze``, also
+        those whose latest analysis came from another model version."""
+        cursor = self._con.execute(
+            """WITH latest AS (
+                   SELECT review_id, arg_max(content_hash, analyzed_at) AS content_hash,
+                          arg_max(model_version, analyzed_at) AS model_version
+                   FROM analyses GROUP BY review_id)
+               SELECT r.id, r.content_hash, r.title, r.text, r.language AS declared_language,
+                      s.language AS source_language, s.name AS source
+               FROM reviews r JOIN sources s ON s.id = r.source_id
+               LEFT JOIN latest l ON l.review_id = r.id
+               WHERE r.removed_at IS NULL
+                 AND (l.review_id IS NULL OR l.content_hash <> r.content_hash
+                      OR (? AND l.model_version <> ?))
+               ORDER BY r.id
+               LIMIT ?""",
+            [reanalyze, model_version, limit if limit is not None else 2**62],
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def save_analyses(self, rows: pa.Table) -> int:
+        """Insert or replace analyses (one per review and model version); returns rows written."""
+        self._con.register("analyses_in", rows.cast(ANALYSIS_SCHEMA))
+        try:
+            columns = ", ".join(ANALYSIS_SCHEMA.names)
+            select = ", ".join(f"{c}::JSON" if c in _JSON_ANALYSIS_COLUMNS else c for c in ANALYSIS_SCHEMA.names)
+            self._con.execute(f"INSERT OR REPLACE INTO analyses ({columns}) SELECT {select} FROM analyses_in")
+        finally:
+            self._con.unregister("analyses_in")
+        return rows.num_rows
+
+    def analyses(self, review_ids: list[int] | None = None, model_version: str | None = None) -> list[dict[str, Any]]:
+        """Stored analyses, optionally of some reviews or one model version, newest first."""
+        where, params = ["TRUE"], []
+        if review_ids is not None:
+            where.append("review_id IN (SELECT unnest(?))")
+            params.append(review_ids)
+        if model_version is not None:
+            where.append("model_version = ?")
+            params.append(model_version)
+        cursor = self._con.execute(
+            f"SELECT * FROM analyses WHERE {' AND '.join(where)} ORDER BY analyzed_at DESC, review_id", params
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
     # -- reading -----------------------------------------------------------------------------
 
     def source_status(self) -> list[dict[str, Any]]:
@@ -627,7 +728,7 @@ class Connection:
         return [r[0] for r in self._con.execute("SELECT name FROM migrations ORDER BY name").fetchall()]
 
 
-_TABLES = {"businesses", "sources", "reviews", "review_versions", "crawl_runs", "ingested_feeds"}
+_TABLES = {"businesses", "sources", "reviews", "review_versions", "crawl_runs", "ingested_feeds", "analyses"}
 
 
 class Store:

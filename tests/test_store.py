@@ -10,6 +10,11 @@ import pytest
 from pipeline.store import MIGRATIONS, Store, StoreBusy, StoreError
 
 EXPECTED_SCHEMA = {
+    "analyses": [
+        "review_id", "model_version", "content_hash", "language", "language_confidence", "language_method",
+        "language_reason", "sentiment", "sentiment_scores", "stars", "sentences", "topics", "severity",
+        "unclassifiable", "truncated", "analyzed_at",
+    ],
     "businesses": ["id", "name", "role", "created_at"],
     "crawl_runs": [
         "id",

@@ -405,3 +405,7 @@ def main() -> None:
     """Entry point."""
     app()
 
+
+# The understanding stage's commands register themselves on `app` (kept in their own module).
+from reviewdesk import cli_models  # noqa: E402, F401
+

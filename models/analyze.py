@@ -1,0 +1,220 @@
+"""Full analysis of reviews: language, sentences, sentiment, complaint topics, severity.
+
+One ``Analyzer`` holds every model once; ``analyze`` runs a batch through all stages with one
+encoder pass over the reviews and one over their sentences (length-sorted inside the encoder).
+The same code serves ``reviewdesk classify`` (files, no database) and ``reviewdesk analyze``
+(the store), so both give the same fields from the same models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Longer texts are cut before analysis (and flagged): a 100,000-character "review" is an attack or
+# a paste, and its first pages say what it is about.
+MAX_CHARS = 5000
+MAX_SENTENCES = 60
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+
+
+@dataclass
+class ReviewInput:
+    """One text to analyse."""
+
+    id: str
+    text: str
+    title: str | None = None
+    language: str | None = None
+
+
+@dataclass
+class Analysis:
+    """Everything the models say about one review."""
+
+    id: str
+    language: str
+    language_confidence: float
+    language_method: str
+    language_reason: str | None
+    sentiment: str | None
+    sentiment_scores: dict[str, float]
+    stars: float | None
+    sentences: list[dict[str, Any]] = field(default_factory=list)
+    topics: list[dict[str, Any]] = field(default_factory=list)
+    severity: list[str] = field(default_factory=list)
+    severity_hits: list[dict[str, Any]] = field(default_factory=list)
+    unclassifiable: str | None = None
+    truncated: bool = False
+
+    def to_output(self) -> dict[str, Any]:
+        """The line `reviewdesk classify` writes."""
+        return {
+            "id": self.id,
+            "language": self.language,
+            "sentiment": self.sentiment,
+            "sentiment_scores": self.sentiment_scores,
+            "stars": self.stars,
+            "topics": [{"name": t["name"], "polarity": t["polarity"], "evidence": t["evidence"]} for t in self.topics],
+            "severity": self.severity,
+            "unclassifiable": self.unclassifiable,
+            "truncated": self.truncated,
+            "language_confidence": self.language_confidence,
+            "language_method": self.language_method,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields, JSON-serialisable."""
+        return asdict(self)
+
+
+def clean_text(text: str) -> str:
+    """Make any string safe to process: lone surrogates replaced, NUL and zero-width noise removed."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    text = text.replace("\x00", " ")
+    # Zero-width characters split words invisibly (sometimes on purpose, to dodge filters).
+    text = re.sub("[\u200b\u200c\u200d\u2060\ufeff]", "", text)
+    return unicodedata.normalize("NFC", text)
+
+
+def unclassifiable_reason(text: str) -> str | None:
+    """Why a text cannot get a sentiment at all, or None."""
+    if not text.strip():
+        return "empty text"
+    if not _LETTER.search(text) and not any(unicodedata.category(c) == "So" for c in text):
+        return "no words or emoji, only digits or punctuation"
+    return None
+
+
+class Analyzer:
+    """Every model of the analysis stage, loaded once."""
+
+    def __init__(self, encoder: Any, sentiment: Any, topics: Any, severity: Any, version: str) -> None:
+        self.encoder = encoder
+        self.sentiment = sentiment
+        self.topics = topics
+        self.severity = severity
+        self.version = version
+
+    @classmethod
+    def load(
+        cls, runtime: str = "onnx-int8", taxonomy: list[str] | None = None, threads: int | None = None
+    ) -> Analyzer:
+        """Load the encoder (converting it on first use) and the committed heads."""
+        from models.encoder import Encoder
+        from models.sentiment import SentimentModel
+        from models.severity import SeverityDetector
+        from models.topics import TopicModel
+
+        encoder = Encoder.load(runtime=runtime, threads=threads)
+        sentiment = SentimentModel.load()
+        topics = TopicModel.load(taxonomy_paths=taxonomy, encoder=encoder) if taxonomy else TopicModel.load(
+            encoder=encoder
+        )
+        severity = SeverityDetector.load(encoder=encoder)
+        parts = [
+            getattr(encoder, "model_id", "e5"),
+            runtime,
+            getattr(sentiment, "version", "sentiment"),
+            getattr(topics, "version", "topics"),
+            getattr(severity, "version", "severity"),
+        ]
+        version = "analysis-" + hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:12]
+        return cls(encoder, sentiment, topics, severity, version)
+
+    def analyze(self, inputs: list[ReviewInput]) -> list[Analysis]:
+        """Analyse a batch of reviews."""
+        from models.language import detect_language
+        from models.nlp import analyze_sentences
+
+        prepared = []
+        for item in inputs:
+            raw = clean_text(item.text or "")
+            title = clean_text(item.title or "")
+            truncated = len(raw) > MAX_CHARS
+            text = raw[:MAX_CHARS]
+            full = f"{title}. {text}" if title and title.strip() not in text[: len(title) + 5] else text
+            lang = detect_language(full, item.language)
+            reason = unclassifiable_reason(full)
+            sentences = [] if reason else analyze_sentences(full, lang.code)[:MAX_SENTENCES]
+            prepared.append((item, full, lang, reason, sentences, truncated))
+
+        review_texts = [p[1] for p in prepared if p[3] is None]
+        sentence_texts = [s.text for p in prepared if p[3] is None for s in p[4]]
+        review_vecs = self.encoder.embed(review_texts) if review_texts else np.zeros((0, 384), np.float32)
+        sentence_vecs = self.encoder.embed(sentence_texts) if sentence_texts else np.zeros((0, 384), np.float32)
+        review_sent = self.sentiment.predict(review_vecs) if review_texts else []
+        sentence_sent = self.sentiment.predict(sentence_vecs) if sentence_texts else []
+
+        out: list[Analysis] = []
+        r_i = s_i = 0
+        for item, full, lang, reason, sentences, truncated in prepared:
+            result = Analysis(
+                id=item.id,
+                language=lang.code,
+                language_confidence=round(float(lang.confidence), 4),
+                language_method=lang.method,
+                language_reason=lang.reason,
+                sentiment=None,
+                sentiment_scores={},
+                stars=None,
+                unclassifiable=reason,
+                truncated=truncated,
+            )
+            if reason is None:
+                review_result = review_sent[r_i]
+                r_i += 1
+                n = len(sentences)
+                vecs = sentence_vecs[s_i:s_i + n]
+                per_sentence = sentence_sent[s_i:s_i + n]
+                s_i += n
+                result.sentiment = review_result.label
+                result.sentiment_scores = {k: round(float(v), 4) for k, v in review_result.scores.items()}
+                result.stars = round(float(review_result.stars), 2)
+                result.sentences = [
+                    {"text": s.text, "start": s.start_char, "end": s.end_char, "sentiment": p.label,
+                     "scores": {k: round(float(v), 4) for k, v in p.scores.items()}}
+                    for s, p in zip(sentences, per_sentence, strict=True)
+                ]
+                hits = self.topics.predict([s.text for s in sentences], vecs, [p.label for p in per_sentence])
+                result.topics = [
+                    {"name": h.name, "polarity": h.polarity, "evidence": list(h.evidence),
+                     "score": round(float(h.score), 4)}
+                    for h in hits
+                ]
+            severity_hits = self.severity.detect(full, lang.code) if full.strip() else []
+            result.severity_hits = [
+                {"flag": h.flag, "evidence": h.evidence, "match": getattr(h, "matched", None), "rule": h.rule}
+                for h in severity_hits
+            ]
+            result.severity = sorted({h.flag for h in severity_hits})
+            out.append(result)
+        return out
+
+
+def analysis_row(review_id: int, content_hash: str, version: str, a: Analysis, analyzed_at: Any) -> dict[str, Any]:
+    """A row for Store.save_analyses."""
+    return {
+        "review_id": review_id,
+        "model_version": version,
+        "content_hash": content_hash,
+        "language": a.language,
+        "language_confidence": a.language_confidence,
+        "language_method": a.language_method,
+        "language_reason": a.language_reason,
+        "sentiment": a.sentiment,
+        "sentiment_scores": json.dumps(a.sentiment_scores),
+        "stars": a.stars,
+        "sentences": json.dumps(a.sentences, ensure_ascii=False),
+        "topics": json.dumps(a.topics, ensure_ascii=False),
+        "severity": json.dumps(a.severity_hits, ensure_ascii=False),
+        "unclassifiable": a.unclassifiable,
+        "truncated": a.truncated,
+        "analyzed_at": analyzed_at,
+    }

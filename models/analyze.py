@@ -131,7 +131,7 @@ class Analyzer:
     def analyze(self, inputs: list[ReviewInput]) -> list[Analysis]:
         """Analyse a batch of reviews."""
         from models.language import detect_language
-        from models.nlp import analyze_sentences
+        from models.nlp import analyze_sentences_many
 
         prepared = []
         for item in inputs:
@@ -139,22 +139,32 @@ class Analyzer:
             title = clean_text(item.title or "")
             truncated = len(raw) > MAX_CHARS
             text = raw[:MAX_CHARS]
-            full = f"{title}. {text}" if title and title.strip() not in text[: len(title) + 5] else text
+            # The title often says what the body then explains ("Never again"); read both.
+            full = f"{title}. {text}" if title.strip() and title.strip() not in text[: len(title) + 5] else text
             lang = detect_language(full, item.language)
-            reason = unclassifiable_reason(full)
-            sentences = [] if reason else analyze_sentences(full, lang.code)[:MAX_SENTENCES]
-            prepared.append((item, full, lang, reason, sentences, truncated))
+            prepared.append((item, full, lang, unclassifiable_reason(full), truncated))
 
-        review_texts = [p[1] for p in prepared if p[3] is None]
-        sentence_texts = [s.text for p in prepared if p[3] is None for s in p[4]]
+        classifiable = [p for p in prepared if p[3] is None]
+        split = analyze_sentences_many([p[1] for p in classifiable], [p[2].code for p in classifiable])
+        sentences_of = {id(p): sents[:MAX_SENTENCES] for p, sents in zip(classifiable, split, strict=True)}
+        review_texts = [p[1] for p in classifiable]
+        sentence_texts = [s.text for p in classifiable for s in sentences_of[id(p)]]
+        sentence_langs = [p[2].code for p in classifiable for _ in sentences_of[id(p)]]
+        # One encoder pass over reviews and one over sentences (the encoder sorts by length inside).
         review_vecs = self.encoder.embed(review_texts) if review_texts else np.zeros((0, 384), np.float32)
         sentence_vecs = self.encoder.embed(sentence_texts) if sentence_texts else np.zeros((0, 384), np.float32)
-        review_sent = self.sentiment.predict(review_vecs) if review_texts else []
-        sentence_sent = self.sentiment.predict(sentence_vecs) if sentence_texts else []
+        review_sent = self.sentiment.predict(review_vecs, [p[2].code for p in classifiable]) if review_texts else []
+        sentence_sent = self.sentiment.predict(sentence_vecs, sentence_langs) if sentence_texts else []
+        # Severity reads every text (an empty review has nothing to flag), reusing the sentence vectors.
+        known = dict(zip(sentence_texts, sentence_vecs, strict=True))
+        to_check = [p for p in prepared if p[1].strip()]
+        severity_hits = self.severity.detect_many([p[1] for p in to_check], [p[2].code for p in to_check], known)
+        severity_of = {id(p): hits for p, hits in zip(to_check, severity_hits, strict=True)}
 
         out: list[Analysis] = []
         r_i = s_i = 0
-        for item, full, lang, reason, sentences, truncated in prepared:
+        for entry in prepared:
+            item, full, lang, reason, truncated = entry
             result = Analysis(
                 id=item.id,
                 language=lang.code,
@@ -168,6 +178,7 @@ class Analyzer:
                 truncated=truncated,
             )
             if reason is None:
+                sentences = sentences_of[id(entry)]
                 review_result = review_sent[r_i]
                 r_i += 1
                 n = len(sentences)
@@ -175,25 +186,23 @@ class Analyzer:
                 per_sentence = sentence_sent[s_i:s_i + n]
                 s_i += n
                 result.sentiment = review_result.label
-                result.sentiment_scores = {k: round(float(v), 4) for k, v in review_result.scores.items()}
-                result.stars = round(float(review_result.stars), 2)
+                result.sentiment_scores = dict(review_result.scores)
+                result.stars = review_result.stars
                 result.sentences = [
                     {"text": s.text, "start": s.start_char, "end": s.end_char, "sentiment": p.label,
-                     "scores": {k: round(float(v), 4) for k, v in p.scores.items()}}
+                     "scores": dict(p.scores)}
                     for s, p in zip(sentences, per_sentence, strict=True)
                 ]
-                hits = self.topics.predict([s.text for s in sentences], vecs, [p.label for p in per_sentence])
+                hits = self.topics.predict([s.text for s in sentences], vecs, [p.label for p in per_sentence],
+                                           lang=lang.code)
                 result.topics = [
                     {"name": h.name, "polarity": h.polarity, "evidence": list(h.evidence),
                      "score": round(float(h.score), 4)}
                     for h in hits
                 ]
-            severity_hits = self.severity.detect(full, lang.code) if full.strip() else []
-            result.severity_hits = [
-                {"flag": h.flag, "evidence": h.evidence, "match": getattr(h, "matched", None), "rule": h.rule}
-                for h in severity_hits
-            ]
-            result.severity = sorted({h.flag for h in severity_hits})
+            hits_here = severity_of.get(id(entry), [])
+            result.severity_hits = [h.to_dict() for h in hits_here]
+            result.severity = sorted({h.flag for h in hits_here})
             out.append(result)
         return out
 

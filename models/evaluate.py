@@ -15,11 +15,11 @@ BASELINE = {"en": 0.67, "ru": 0.63, "pl": 0.90, "hu": 0.50, "he": 0.54}
 TARGET = {"en": 0.80, "ru": 0.75, "pl": 0.92, "hu": 0.65, "he": 0.70}
 TOPIC_TARGET = {"en": 0.75, "ru": 0.70}
 SPLIT_NOTE = {
-    "en": "official SemEval-2015 restaurant test, sentences",
-    "ru": "our fixed 20% review split of the SemEval-2016 ru train file, sentences",
-    "pl": "official PolEmo 2.0 dev (never trained on), review level",
-    "hu": "official HuSST dev (never trained on), movie-review sentences",
-    "he": "official dev of the Amram et al. split, Facebook comments",
+    "en": "SemEval-15 restaurants, official test (sentences)",
+    "ru": "SemEval-16 restaurants, our 20% review split (sentences)",
+    "pl": "PolEmo 2.0 official dev (reviews)",
+    "hu": "HuSST official dev (movie sentences)",
+    "he": "Amram et al. official dev (Facebook comments)",
 }
 LABELS = ["negative", "neutral", "positive"]
 
@@ -78,8 +78,8 @@ def render_tables(results: dict[str, Any]) -> list[Table]:
     tables = []
     runtimes = list(results["sentiment"])
     t = Table(title="Sentiment, 3-class, held-out splits (never trained or tuned on)")
-    for col in ("lang", *(f"macro-F1 {r}" for r in runtimes), "accuracy", "baseline", "target", "n", "split"):
-        t.add_column(col)
+    for col in ("lang", *(f"F1 {r}" for r in runtimes), "acc", "baseline", "target", "n", "split"):
+        t.add_column(col, no_wrap=col != "split")
     first = results["sentiment"][runtimes[0]]
     for lang, row in first.items():
         t.add_row(lang, *(_f(results["sentiment"][r][lang]["macro_f1"]) for r in runtimes), _f(row["accuracy"]),
@@ -87,8 +87,8 @@ def render_tables(results: dict[str, Any]) -> list[Table]:
     tables.append(t)
     topics = results["topics"]
     t = Table(title=f"Topics, aspect-category micro-F1 on mapped labels ({', '.join(topics['mapped_topics'])})")
-    for col in ("lang", "precision", "recall", "F1 heads+zero-shot", "F1 zero-shot only", "target", "split"):
-        t.add_column(col)
+    for col in ("lang", "P", "R", "F1", "F1 zero-shot only", "target", "split"):
+        t.add_column(col, no_wrap=col != "split")
     for lang in ("en", "ru"):
         row = topics[lang]
         full, zero = row["heads_plus_zero_shot"], row["zero_shot_only"]

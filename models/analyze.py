@@ -130,6 +130,24 @@ class Analyzer:
         version = "analysis-" + hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:12]
         return cls(encoder, sentiment, topics, severity, version)
 
+    def _embed_once(self, review_texts: list[str], sentence_texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """One encoder call for reviews and sentences, each distinct text once.
+
+        A one-sentence review is its own only sentence, and short reviews repeat ("Great service!"):
+        embedding each distinct text once saves a large share of the encoder's time.
+        """
+        unique = list(dict.fromkeys([*review_texts, *sentence_texts]))
+        if not unique:
+            empty = np.zeros((0, 384), np.float32)
+            return empty, empty
+        vectors = self.encoder.embed(unique)
+        index = {text: i for i, text in enumerate(unique)}
+
+        def take(texts: list[str]) -> np.ndarray:
+            return vectors[[index[t] for t in texts]] if texts else np.zeros((0, vectors.shape[1]), np.float32)
+
+        return take(review_texts), take(sentence_texts)
+
     @staticmethod
     def _topic_polarity(evidence_polarity: str, review_result: Any) -> str:
         return _inherit_polarity(evidence_polarity, review_result.label, review_result.scores)
@@ -156,9 +174,7 @@ class Analyzer:
         review_texts = [p[1] for p in classifiable]
         sentence_texts = [s.text for p in classifiable for s in sentences_of[id(p)]]
         sentence_langs = [p[2].code for p in classifiable for _ in sentences_of[id(p)]]
-        # One encoder pass over reviews and one over sentences (the encoder sorts by length inside).
-        review_vecs = self.encoder.embed(review_texts) if review_texts else np.zeros((0, 384), np.float32)
-        sentence_vecs = self.encoder.embed(sentence_texts) if sentence_texts else np.zeros((0, 384), np.float32)
+        review_vecs, sentence_vecs = self._embed_once(review_texts, sentence_texts)
         review_sent = self.sentiment.predict(review_vecs, [p[2].code for p in classifiable]) if review_texts else []
         sentence_sent = self.sentiment.predict(sentence_vecs, sentence_langs) if sentence_texts else []
         # Severity reads every text (an empty review has nothing to flag), reusing the sentence vectors.

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from crawlers.items import ReviewItem
-from pipeline.ingest import IngestReport, Progress, RowError, ingest_feed
+from pipeline.ingest import IngestReport, Progress, RowError, ingest_feed, read_feed
 from pipeline.store import Store
 
 DATE_FIELDS = ("published_at", "updated_at", "experienced_at", "reply_published_at", "crawled_at")
@@ -51,19 +51,8 @@ def _detect_format(path: Path, declared: str | None) -> str:
 def iter_rows(path: Path, fmt: str, delimiter: str = ",") -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     """Yield (line number where the row starts, row dict or RowError) for an export file."""
     if fmt == "jsonl":
-        with path.open("rb") as fh:
-            for line_no, raw in enumerate(fh, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    obj = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                    yield line_no, RowError(line_no, f"not valid JSON: {exc}")
-                    continue
-                if isinstance(obj, dict):
-                    yield line_no, obj
-                else:
-                    yield line_no, RowError(line_no, "expected a JSON object on each line")
+        for entry in read_feed(path):
+            yield (entry.line, entry) if isinstance(entry, RowError) else entry
         return
     with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)

@@ -58,26 +58,23 @@ def classify(
 ) -> None:
     """Analyse a JSONL file of texts without a database (same models and fields as `analyze`)."""
     from models.analyze import ReviewInput
+    from pipeline.ingest import RowError, read_feed
 
     with friendly_errors():
         if not input_file.exists():
             raise UserError(f"{input_file}: file not found", code=2)
         entries: list[tuple[int, ReviewInput | str]] = []
-        with input_file.open("rb") as fh:
-            for line_no, raw in enumerate(fh, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    obj = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                    entries.append((line_no, f"line {line_no}: not valid JSON ({exc})"))
-                    continue
-                if not isinstance(obj, dict) or "id" not in obj or not isinstance(obj.get("text", ""), str):
-                    entries.append((line_no, f"line {line_no}: expected an object with id and text"))
-                    continue
-                language = obj.get("language") if isinstance(obj.get("language"), str) else None
-                entries.append((line_no, ReviewInput(id=str(obj["id"]), text=obj.get("text") or "",
-                                                     title=obj.get("title"), language=language)))
+        for entry in read_feed(input_file):
+            if isinstance(entry, RowError):
+                entries.append((entry.line, f"line {entry.line}: {entry.reason}"))
+                continue
+            line_no, obj = entry
+            if "id" not in obj or not isinstance(obj.get("text", ""), str):
+                entries.append((line_no, f"line {line_no}: expected an object with id and text"))
+                continue
+            language = obj.get("language") if isinstance(obj.get("language"), str) else None
+            entries.append((line_no, ReviewInput(id=str(obj["id"]), text=obj.get("text") or "",
+                                                 title=obj.get("title"), language=language)))
         analyzer = _analyzer(runtime, taxonomy)
         written = 0
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -107,7 +108,9 @@ class LexiconMatcher:
         self.nlp = nlp
         self.lemma = PhraseMatcher(nlp.vocab, attr="LEMMA")
         self.lower = PhraseMatcher(nlp.vocab, attr="LOWER")
-        self.matcher = Matcher(nlp.vocab)
+        self.matcher = Matcher(nlp.vocab)  # token-regex rules, behind a text prefilter (see __call__)
+        self.pattern_matcher = Matcher(nlp.vocab)  # hand-written token patterns, always run
+        regex_parts: list[str] = []
         self.rules: dict[str, dict[str, Any]] = {}
         for rule in rules:
             rid = str(rule["id"])
@@ -120,18 +123,33 @@ class LexiconMatcher:
                 self.lemma.add(rid, list(nlp.pipe(lemma_phrases)))
             if surface:
                 self.lower.add(rid, [nlp.make_doc(p) for p in surface])
-            patterns = [[{"LOWER": {"REGEX": part}} for part in str(rx).split()] for rx in rule.get("regex") or []]
-            patterns += [list(p) for p in rule.get("patterns") or []]
-            if patterns:
-                self.matcher.add(rid, patterns)
+            regexes = [str(rx).split() for rx in rule.get("regex") or []]
+            if regexes:
+                self.matcher.add(rid, [[{"LOWER": {"REGEX": part}} for part in parts] for parts in regexes])
+                regex_parts += [part for parts in regexes for part in parts]
+            if rule.get("patterns"):
+                self.pattern_matcher.add(rid, [list(p) for p in rule["patterns"]])
+        # A token can only fully match a rule's regex if the text contains a match of that regex without its
+        # anchors, so one search over the text tells when the (slow, per-token) regex matcher can be skipped.
+        unanchored = [_unanchor(part) for part in regex_parts]
+        self.prefilter = re.compile("|".join(f"(?:{u})" for u in unanchored)) if unanchored else None
 
     def __call__(self, doc: Doc) -> list[tuple[str, Span]]:
         """(rule id, matched span) for every match in the doc."""
         found: list[tuple[str, Span]] = []
-        for matcher in (self.lemma, self.lower, self.matcher):
+        matchers = [self.lemma, self.lower, self.pattern_matcher]
+        if self.prefilter is not None and self.prefilter.search(doc.text.lower()):
+            matchers.append(self.matcher)
+        for matcher in matchers:
             for match_id, start, end in matcher(doc):
                 found.append((self.nlp.vocab.strings[match_id], doc[start:end]))
         return found
+
+
+def _unanchor(pattern: str) -> str:
+    """The regex without its ^ / $ anchors (at either end or around | and parentheses)."""
+    pattern = re.sub(r"(?:(?<=^)|(?<=[|(]))\^", "", pattern)
+    return re.sub(r"\$(?=$|[|)])", "", pattern)
 
 
 @lru_cache(maxsize=64)

@@ -126,7 +126,9 @@ class LexiconMatcher:
             regexes = [str(rx).split() for rx in rule.get("regex") or []]
             if regexes:
                 self.matcher.add(rid, [[{"LOWER": {"REGEX": part}} for part in parts] for parts in regexes])
-                regex_parts += [part for parts in regexes for part in parts]
+                # Every part of a token sequence must match, so the first part alone is a sound prefilter
+                # (and far more selective than a trailing "(you|them|the...)").
+                regex_parts += [parts[0] for parts in regexes if parts]
             if rule.get("patterns"):
                 self.pattern_matcher.add(rid, [list(p) for p in rule["patterns"]])
         # A token can only fully match a rule's regex if the text contains a match of that regex without its

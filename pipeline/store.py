@@ -640,12 +640,23 @@ class Connection:
         until: datetime | None = None,
         text: str | None = None,
         include_removed: bool = False,
+        sentiment: str | None = None,
+        topic: str | None = None,
+        flagged: bool = False,
         limit: int = 50,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Reviews matching every given filter, newest first."""
+        """Reviews matching every given filter, newest first, with their latest analysis if any."""
         where = ["TRUE"]
         params: list[Any] = []
+        if sentiment:
+            where.append("a.sentiment = ?")
+            params.append(sentiment)
+        if topic:
+            where.append("list_contains(json_extract_string(a.topics, '$[*].name'), ?)")
+            params.append(topic)
+        if flagged:
+            where.append("coalesce(json_array_length(a.severity), 0) > 0")
         if sources:
             where.append("s.name IN (SELECT unnest(?))")
             params.append(sources)
@@ -675,8 +686,16 @@ class Connection:
             f"""SELECT r.id, s.name AS source, r.external_id, r.rating, r.title, r.text, r.language,
                        r.author_name, r.author_country, r.published_at, r.updated_at,
                        r.experienced_at, r.reply_text, r.reply_published_at, r.url, r.version,
-                       r.removed_at
+                       r.removed_at, a.sentiment, a.stars AS stars_estimate,
+                       json_extract_string(a.topics, '$[*].name') AS topics,
+                       list_distinct(json_extract_string(a.severity, '$[*].flag')) AS severity,
+                       a.language AS detected_language
                 FROM reviews r JOIN sources s ON s.id = r.source_id
+                LEFT JOIN (
+                    SELECT review_id, arg_max(sentiment, analyzed_at) AS sentiment,
+                           arg_max(stars, analyzed_at) AS stars, arg_max(topics, analyzed_at) AS topics,
+                           arg_max(severity, analyzed_at) AS severity, arg_max(language, analyzed_at) AS language
+                    FROM analyses GROUP BY review_id) a ON a.review_id = r.id
                 WHERE {" AND ".join(where)}
                 ORDER BY r.published_at DESC, r.id DESC
                 LIMIT ? OFFSET ?""",

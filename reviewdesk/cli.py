@@ -335,6 +335,11 @@ def reviews(
     until: Annotated[str | None, typer.Option(help="Published before (YYYY-MM-DD).")] = None,
     search: Annotated[str | None, typer.Option("--search", "-q", help="Text contained in title or body.")] = None,
     removed: Annotated[bool, typer.Option("--removed", help="Include reviews gone from the site.")] = False,
+    sentiment: Annotated[
+        str | None, typer.Option("--sentiment", help="From the latest analysis: positive, neutral or negative.")
+    ] = None,
+    topic: Annotated[str | None, typer.Option("--topic", help="Complaint topic, e.g. delivery.")] = None,
+    flagged: Annotated[bool, typer.Option("--flagged", help="Only reviews with a severity flag.")] = False,
     limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     output: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
@@ -344,6 +349,8 @@ def reviews(
     with friendly_errors():
         if output not in ("table", "json"):
             raise UserError(f"--format: expected table or json, got {output!r}", code=2)
+        if sentiment not in (None, "positive", "neutral", "negative"):
+            raise UserError(f"--sentiment: expected positive, neutral or negative, got {sentiment!r}", code=2)
         low, high = _parse_rating(rating)
         cfg, store = _load(config)
         register_sources(store, cfg)
@@ -351,7 +358,8 @@ def reviews(
             rows = tx.search_reviews(
                 sources=source, min_rating=low, max_rating=high, language=language,
                 since=_parse_day(since, "--since"), until=_parse_day(until, "--until"), text=search,
-                include_removed=removed, limit=limit, offset=offset,
+                include_removed=removed, sentiment=sentiment, topic=topic, flagged=flagged,
+                limit=limit, offset=offset,
             )
         if output == "json":
             # Plain stdout (not rich) so the output is valid JSON Lines for other tools.
@@ -371,6 +379,13 @@ def reviews(
                 head.append("  replied", style="green")
             if r["removed_at"]:
                 head.append("  removed upstream", style="red")
+            if r["sentiment"]:
+                style = {"negative": "red", "positive": "green"}.get(r["sentiment"], "yellow")
+                head.append(f"  {r['sentiment']}", style=style)
+            if r["topics"]:
+                head.append(f"  [{', '.join(r['topics'])}]")
+            if r["severity"]:
+                head.append(f"  ESCALATE: {', '.join(r['severity'])}", style="bold red")
             body = f"{r['title']} — {r['text']}" if r["title"] else r["text"]
             console.print(head)
             console.print(Text("  ") + _cell(body, 300), style="dim" if r["removed_at"] else None)

@@ -93,14 +93,14 @@ def test_analyze_only_new_or_changed(tmp_path: Path) -> None:
     store = Store(tmp_path / "rd.duckdb")
     register_sources(store, load_config(config))
     texts = ["The delivery took three weeks and support never answered.", "Great quality, fast shipping, thanks!",
-             "Terrible food, the waiter was rude.", ""]
+             "Terrible food, the waiter was rude.", "", "This is a scam. I will take you to court."]
     first_feed = [review(i, text=t, title=None) for i, t in enumerate(texts)]
     ingest_feed(store, "acme-tp", write_feed(tmp_path / "a.jsonl", first_feed))
     first = run_cli("analyze", "--config", str(config), cwd=tmp_path, timeout=600)
     assert first.returncode == 0, first.stderr
     with store.transaction() as tx:
         rows = {r["review_id"]: r for r in tx.analyses()}
-        assert len(rows) == 4
+        assert len(rows) == 5
         versions = {r["model_version"] for r in rows.values()}
     assert len(versions) == 1
     by_text = {t: rows[i + 1] for i, t in enumerate(texts)}
@@ -119,6 +119,20 @@ def test_analyze_only_new_or_changed(tmp_path: Path) -> None:
     assert third.returncode == 0, third.stderr
     assert "analysed 1 review(s)" in third.stdout
     with store.transaction() as tx:
-        assert tx.count("analyses") == 4
+        assert tx.count("analyses") == 5
         row = tx.analyses(review_ids=[2])[0]
     assert row["sentiment"] == "negative"
+
+    def listed(*args: str) -> list[dict]:
+        out = run_cli("reviews", "--format", "json", "--config", str(config), *args, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        return [json.loads(line) for line in out.stdout.splitlines()]
+
+    flagged = listed("--flagged")
+    assert [r["text"] for r in flagged] == [texts[4]] and {"legal_threat", "fraud"} <= set(flagged[0]["severity"])
+    assert texts[0] in [r["text"] for r in listed("--topic", "delivery")]
+    negatives = listed("--sentiment", "negative")
+    assert negatives and all(r["sentiment"] == "negative" for r in negatives)
+    assert "Great quality, fast shipping, thanks!" not in [r["text"] for r in negatives]
+    table = run_cli("reviews", "--flagged", "--config", str(config), cwd=tmp_path)
+    assert "ESCALATE" in table.stdout and "legal_threat" in table.stdout

@@ -101,10 +101,18 @@ def _progress() -> Progress:
 def print_reports(reports: list[IngestReport], title: str) -> None:
     """Per source: new / updated / unchanged, or the reason it is unhealthy."""
     table = Table(title=title)
-    for col in ("source", "status", "new", "updated", "unchanged", "removed", "rejected", "note"):
+    notes = [r.error or ("feed already ingested" if r.already_ingested else "") for r in reports]
+    columns = ["source", "status", "new", "updated", "unchanged", "removed", "rejected"]
+    if any(notes):
+        columns.append("note")
+    for col in columns:
         numeric = col in ("new", "updated", "unchanged", "removed", "rejected")
-        table.add_column(col, justify="right" if numeric else "left", no_wrap=col != "note")
-    for r in reports:
+        # Headers and counts keep their width on an 80-column terminal; the source name and note give way.
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=col != "note",
+                         min_width=len(col) if col not in ("source", "note") else None,
+                         max_width=max(12, console.width - 62) if col == "source" else None,
+                         overflow="ellipsis" if col == "source" else "fold")
+    for r, note in zip(reports, notes, strict=True):
         c = r.counts
         style = {"ok": "green", "partial": "yellow"}.get(r.status, "red")
         if r.status == "failed":
@@ -112,9 +120,10 @@ def print_reports(reports: list[IngestReport], title: str) -> None:
             nums = [Text("-")] * 5
         else:
             nums = [_cell(c.new), _cell(c.updated), _cell(c.unchanged), _cell(c.removed), _cell(len(r.rejected))]
-        note = r.error or ("feed already ingested" if r.already_ingested else "")
-        table.add_row(_cell(r.source), Text(r.status.upper() if r.status != "ok" else "ok", style=style),
-                      *nums, _cell(note, 120))
+        row = [_cell(r.source), Text(r.status.upper() if r.status != "ok" else "ok", style=style), *nums]
+        if any(notes):
+            row.append(_cell(note, 120))
+        table.add_row(*row)
     console.print(table)
 
 

@@ -29,6 +29,18 @@ def _http_url(value: str) -> str:
     return value
 
 
+class ReplyTarget(_Strict):
+    """Where approved replies to this source's reviews are posted (publishing connectors)."""
+
+    connector: Literal["manual", "google", "appstore_connect", "trustpilot"] = Field(
+        default="manual",
+        description="manual = copy-ready reply plus `reviewdesk mark-posted`; others post through the platform API.",
+    )
+    # Connector-specific ids (Google account/location, App Store app id, Trustpilot business unit); no secrets.
+    params: dict[str, str] = Field(default_factory=dict, description="Connector ids, e.g. location = '123'.")
+    max_chars: int | None = Field(default=None, ge=100, description="Override the platform's reply length limit.")
+
+
 class _SourceBase(_Strict):
     name: str = Field(pattern=NAME_PATTERN, description="Unique source name: lower case, digits, - and _.")
     language: str | None = Field(
@@ -38,6 +50,7 @@ class _SourceBase(_Strict):
     max_pages: int | None = Field(default=None, ge=1, description="Stop after this many pages.")
     max_age_days: int | None = Field(default=None, ge=1, description="Stop at reviews older than this.")
     overlap: int = Field(default=20, ge=1, description="Known reviews in a row that end a daily run.")
+    reply: ReplyTarget = Field(default_factory=ReplyTarget, description="How replies to this source are posted.")
 
     def target(self) -> str:
         """The URL or platform id this source reads."""
@@ -173,6 +186,28 @@ class Business(_Strict):
     name: str = Field(min_length=1)
     role: Literal["own", "competitor"] = "own"
     sources: list[Source] = Field(default_factory=list)
+    playbook: Path | None = Field(
+        default=None, description="The business's reply playbook (YAML), relative to the config file."
+    )
+
+
+class ResponsesSettings(_Strict):
+    """How replies are drafted and how fast they are due."""
+
+    variants: int = Field(default=3, ge=1, le=3, description="Draft variants per review.")
+    sla_hours: float = Field(default=24, gt=0, description="A review without a published reply after this is overdue.")
+    default_playbook: Path | None = Field(default=None, description="Playbook for businesses without their own.")
+
+
+class PublishSettings(_Strict):
+    """The outbox: delay, kill switch, retries. Credentials never live here."""
+
+    enabled: bool = Field(
+        default=True, description="Kill switch: false stops all posting (also REVIEWDESK_PUBLISH_DISABLED=1)."
+    )
+    delay_minutes: float = Field(default=10, ge=0, description="Wait after approval before posting (time to undo).")
+    max_attempts: int = Field(default=5, ge=1, le=50, description="Transient failures retried up to this many times.")
+    secrets_file: Path | None = Field(default=None, description="TOML file with connector credentials (mode 600).")
 
 
 class Settings(_Strict):
@@ -195,6 +230,8 @@ class Config(_Strict):
     """The whole config file."""
 
     settings: Settings = Field(default_factory=Settings)
+    responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
     businesses: list[Business] = Field(min_length=1)
 
     @model_validator(mode="after")

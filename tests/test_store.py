@@ -16,6 +16,22 @@ EXPECTED_SCHEMA = {
         "unclassifiable", "truncated", "analyzed_at",
     ],
     "businesses": ["id", "name", "role", "created_at"],
+    "audit_log": ["id", "logged_at", "actor", "action", "entity", "entity_id", "from_state", "to_state", "detail"],
+    "draft_variants": ["draft_id", "variant", "text", "passed", "problems"],
+    "drafts": [
+        "id", "review_id", "content_hash", "model_version", "playbook_hash", "generator", "language",
+        "review_language", "language_fallback", "kind", "state", "chosen_variant", "proposed_text", "final_text",
+        "reject_reason", "flags", "created_at", "updated_at", "approved_at", "approved_by", "published_at",
+    ],
+    "escalations": [
+        "id", "review_id", "content_hash", "model_version", "flags", "reason", "state", "created_at",
+        "resolved_at", "resolved_by", "note",
+    ],
+    "outbox": [
+        "id", "draft_id", "idempotency_key", "connector", "target", "text", "state", "publish_after", "attempts",
+        "next_attempt_at", "last_error", "external_id", "created_at", "updated_at", "published_at",
+    ],
+    "users": ["name", "role", "created_at", "disabled"],
     "crawl_runs": [
         "id",
         "source_id",

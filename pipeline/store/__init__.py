@@ -25,6 +25,9 @@ import duckdb
 import pyarrow as pa
 
 from crawlers.items import CONTENT_FIELDS
+from pipeline.store.drafting import DraftingSQL
+from pipeline.store.outbox import OutboxSQL
+from pipeline.store.responses import ResponsesSQL
 
 
 class StoreError(Exception):
@@ -187,10 +190,116 @@ def _m003_analyses(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m004_responses(con: duckdb.DuckDBPyConnection) -> None:
+    # Drafts are one row per review reply; its 1-3 phrasings are draft_variants. A review edited after
+    # drafting gets a new draft and the old pending one is superseded, never deleted.
+    con.execute("CREATE SEQUENCE drafts_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE drafts (
+            id BIGINT PRIMARY KEY DEFAULT nextval('drafts_id_seq'),
+            review_id BIGINT NOT NULL,
+            content_hash TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            playbook_hash TEXT NOT NULL,
+            generator TEXT NOT NULL,
+            language TEXT NOT NULL,
+            review_language TEXT,
+            language_fallback BOOLEAN NOT NULL DEFAULT FALSE,
+            kind TEXT NOT NULL,
+            state TEXT NOT NULL,
+            chosen_variant INTEGER,
+            proposed_text TEXT,
+            final_text TEXT,
+            reject_reason TEXT,
+            flags JSON,
+            created_at TIMESTAMPTZ NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL,
+            approved_at TIMESTAMPTZ,
+            approved_by TEXT,
+            published_at TIMESTAMPTZ
+        )"""
+    )
+    con.execute(
+        """
+        CREATE TABLE draft_variants (
+            draft_id BIGINT NOT NULL,
+            variant INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            passed BOOLEAN NOT NULL,
+            problems JSON,
+            PRIMARY KEY (draft_id, variant)
+        )"""
+    )
+    con.execute("CREATE SEQUENCE escalations_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE escalations (
+            id BIGINT PRIMARY KEY DEFAULT nextval('escalations_id_seq'),
+            review_id BIGINT NOT NULL,
+            content_hash TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            flags JSON NOT NULL,
+            reason TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'open',
+            created_at TIMESTAMPTZ NOT NULL,
+            resolved_at TIMESTAMPTZ,
+            resolved_by TEXT,
+            note TEXT
+        )"""
+    )
+    con.execute(
+        """
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            disabled BOOLEAN NOT NULL DEFAULT FALSE
+        )"""
+    )
+    con.execute("CREATE SEQUENCE audit_log_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE audit_log (
+            id BIGINT PRIMARY KEY DEFAULT nextval('audit_log_id_seq'),
+            logged_at TIMESTAMPTZ NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            entity_id BIGINT,
+            from_state TEXT,
+            to_state TEXT,
+            detail JSON
+        )"""
+    )
+    con.execute("CREATE SEQUENCE outbox_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE outbox (
+            id BIGINT PRIMARY KEY DEFAULT nextval('outbox_id_seq'),
+            draft_id BIGINT NOT NULL UNIQUE,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            connector TEXT NOT NULL,
+            target JSON,
+            text TEXT NOT NULL,
+            state TEXT NOT NULL,
+            publish_after TIMESTAMPTZ NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TIMESTAMPTZ,
+            last_error TEXT,
+            external_id TEXT,
+            created_at TIMESTAMPTZ NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL,
+            published_at TIMESTAMPTZ
+        )"""
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("001_core", _m001_core),
     ("002_feeds", _m002_feeds),
     ("003_analyses", _m003_analyses),
+    ("004_responses", _m004_responses),
 ]
 
 ANALYSIS_SCHEMA = pa.schema(
@@ -355,7 +464,7 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text and ("conflict" in text or "could not set" in text)
 
 
-class Connection:
+class Connection(DraftingSQL, ResponsesSQL, OutboxSQL):
     """A store transaction: the only handle through which code outside this module reaches data."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -747,7 +856,10 @@ class Connection:
         return [r[0] for r in self._con.execute("SELECT name FROM migrations ORDER BY name").fetchall()]
 
 
-_TABLES = {"businesses", "sources", "reviews", "review_versions", "crawl_runs", "ingested_feeds", "analyses"}
+_TABLES = {
+    "businesses", "sources", "reviews", "review_versions", "crawl_runs", "ingested_feeds", "analyses",
+    "drafts", "draft_variants", "escalations", "users", "audit_log", "outbox",
+}
 
 
 class Store:

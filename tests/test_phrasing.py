@@ -34,7 +34,8 @@ def test_phrasing_parts_carry_their_markers(lang: str) -> None:
         if key.startswith("solution."):
             kind = key.split(".")[1].split("[")[0]
             assert has(text, m.offers[kind]), f"{lang} {key}: no offers.{kind} marker in {text!r}"
-        else:
+        elif not key.startswith("apology"):
+            # An apology may name a refund or a return that went wrong without offering one.
             for kind, frags in m.offers.items():
                 assert not has(text, frags), f"{lang} {key}: offer marker of {kind} outside solutions: {text!r}"
     assert set(m.offers) == set(SOLUTION_KINDS)

@@ -431,5 +431,5 @@ def main() -> None:
 
 
 # The understanding stage's commands register themselves on `app` (kept in their own module).
-from reviewdesk import cli_models  # noqa: E402, F401
-
+from reviewdesk import cli_models  # noqa: E402, F401, I001
+from reviewdesk import cli_responses  # noqa: E402, F401

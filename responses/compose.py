@@ -1,0 +1,271 @@
+"""Plan a reply from a review's analysis and the playbook, then phrase it from the language's phrasing.
+
+A ``ReplyPlan`` says what the reply must contain (kind, complaint topics and details, offers, what to
+ask for, channel, name, signature); a generator turns a plan into texts. The default generator,
+``PhrasebookGenerator``, picks human-written sentences; another generator (a local or remote language
+model) could rewrite the plan instead, and every output goes through the same verifier.
+
+Review text never reaches a reply: only the topics, details and polarity the models found, so markup,
+template syntax or instructions inside a review cannot leak into or steer a draft.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from responses.phrasing import Phrasing, load_phrasing
+from responses.playbook import Offer, Playbook
+
+# Reply length limits per platform (characters). Google: Business Profile API ReviewReply.comment max 4096;
+# App Store Connect: responseBody max 5970; others: a conservative default (overridable per source).
+PLATFORM_LIMITS = {"google": 4096, "appstore": 5970, "appstore_connect": 5970, "trustpilot": 2048}
+DEFAULT_LIMIT = 2048
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+_FSI, _PDI = "\u2068", "\u2069"
+# Names platforms show for people who hid theirs: greeting them by it would read oddly.
+_ANONYMOUS = {"anonymous", "anonym", "customer", "guest", "user", "a google user", "аноним", "гость", "klient", "gość"}
+
+
+class Generator(Protocol):
+    """Turns a plan into reply texts (one per variant)."""
+
+    name: str
+
+    def generate(self, plan: ReplyPlan, n: int) -> list[str]:
+        """Up to ``n`` distinct texts for the plan."""
+        ...
+
+
+@dataclass
+class TopicPoint:
+    """A topic the reply must address."""
+
+    name: str
+    polarity: str
+    detail: str | None = None
+
+
+@dataclass
+class ReplyPlan:
+    """What one reply must say, independent of wording."""
+
+    review_id: str
+    kind: str  # negative | positive | mixed | neutral
+    language: str
+    language_fallback: bool
+    tone: str
+    name: str | None
+    complaints: list[TopicPoint]
+    praises: list[TopicPoint]
+    offers: list[Offer]
+    ask: str
+    contact: str
+    signature: str
+    business: str
+    max_chars: int
+    flags: dict[str, Any] = field(default_factory=dict)
+
+
+def safe_name(author: str | None) -> str | None:
+    """The reviewer's display name if it is usable in a greeting, else None (hostile or anonymous input)."""
+    if not author:
+        return None
+    name = unicodedata.normalize("NFC", author).strip()
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] in "LMZ" or ch in ".-'")
+    name = re.sub(r"\s+", " ", name).strip(" .-'")
+    if not name or len(name) > 40 or not any(ch.isalpha() for ch in name):
+        return None
+    if name.lower() in _ANONYMOUS or re.search(r"[\d@<>{}\[\]$%&/\\|=_*#]", author):
+        return None
+    # First name only: "Anna K." -> "Anna"; a one-letter first token keeps the full name.
+    first = name.split(" ")[0]
+    return first if len(first) > 1 else name
+
+
+def review_kind(sentiment: str | None, rating: float | None, complaints: int, praises: int) -> str:
+    """negative / positive / mixed / neutral from the model's sentiment, the stars and the topics."""
+    negative = sentiment == "negative" or (rating is not None and rating <= 2)
+    positive = (sentiment == "positive" and (rating is None or rating >= 4)) or (
+        rating is not None and rating >= 4 and sentiment != "negative"
+    )
+    if negative:
+        return "mixed" if praises and complaints else "negative"
+    if positive:
+        return "mixed" if complaints else "positive"
+    if complaints:
+        return "mixed" if praises else "negative"
+    # Three stars with only praise found: the model missed what held the rating back, so thank
+    # neutrally rather than celebrate something the reviewer may have complained about.
+    if rating is not None and rating < 4:
+        return "neutral"
+    return "positive" if praises else "neutral"
+
+
+def choose_offers(playbook: Playbook, complaints: list[TopicPoint]) -> list[Offer]:
+    """The playbook's offers for the complaint topics, best first, no kind twice, at most max_offers."""
+    topics = [c.name for c in complaints] or ["default"]
+    chosen: list[Offer] = []
+    for topic in topics:
+        for offer in playbook.offers_for(topic):
+            if all(o.kind != offer.kind for o in chosen):
+                chosen.append(offer)
+                break
+    for topic in topics:  # a second offer of the first topic if there is room
+        for offer in playbook.offers_for(topic):
+            if len(chosen) < playbook.max_offers and all(o.kind != offer.kind for o in chosen):
+                chosen.append(offer)
+    return chosen[: playbook.max_offers]
+
+
+def build_plan(
+    *,
+    review_id: str,
+    analysis: dict[str, Any],
+    rating: float | None,
+    author: str | None,
+    playbook: Playbook,
+    max_chars: int,
+    details: dict[str, str] | None = None,
+) -> ReplyPlan:
+    """Decide what the reply says: kind, language, topics with details, offers, ask, name."""
+    details = details or {}
+    topics = analysis.get("topics") or []
+    complaints = [
+        TopicPoint(t["name"], "negative", details.get(t["name"])) for t in topics if t["polarity"] == "negative"
+    ]
+    praises = [TopicPoint(t["name"], "positive") for t in topics if t["polarity"] == "positive"]
+    kind = review_kind(analysis.get("sentiment"), rating, len(complaints), len(praises))
+    if kind == "neutral":
+        praises = []
+    review_language = analysis.get("language") or ""
+    language, fallback = review_language, False
+    if load_phrasing(review_language) is None:
+        language, fallback = playbook.default_language, True
+    flags: dict[str, Any] = {}
+    if fallback:
+        known = review_language if review_language not in ("", "und", None) else "an unknown language"
+        flags["language_fallback"] = f"no phrasing for {known}: answered in {language}"
+    offers = choose_offers(playbook, complaints) if kind in ("negative", "mixed") else []
+    return ReplyPlan(
+        review_id=review_id,
+        kind=kind,
+        language=language,
+        language_fallback=fallback,
+        tone=playbook.tone,
+        name=safe_name(author) if playbook.use_name else None,
+        complaints=complaints[:3],
+        praises=praises[:2],
+        offers=offers,
+        ask=playbook.ask_kind(complaints[0].name if complaints else None),
+        contact=playbook.contact.channel(),
+        signature=playbook.signature_for(language),
+        business=playbook.business,
+        max_chars=max_chars,
+        flags=flags,
+    )
+
+
+def _fill(text: str, values: dict[str, str], rtl: bool) -> str:
+    """Replace the closed set of placeholders; values are playbook data, isolated for right-to-left text."""
+
+    def sub(m: re.Match[str]) -> str:
+        value = values.get(m.group(1))
+        if value is None:
+            raise KeyError(f"placeholder {{{m.group(1)}}} has no value")
+        return f"{_FSI}{value}{_PDI}" if rtl and m.group(1) in ("contact", "amount") else value
+
+    return _PLACEHOLDER.sub(sub, text)
+
+
+class PhrasebookGenerator:
+    """The default, deterministic and offline generator: human-written sentences per language."""
+
+    name = "phrasebook-v1"
+
+    def _pick(self, options: list[str], plan: ReplyPlan, part: str, variant: int) -> str:
+        # Each review starts at its own offset so two replies posted side by side do not match.
+        seed = int(hashlib.sha1(f"{plan.review_id}|{part}".encode()).hexdigest()[:8], 16)
+        return options[(seed + variant) % len(options)]
+
+    def generate(self, plan: ReplyPlan, n: int) -> list[str]:
+        """``n`` distinct texts for the plan (fewer only if the phrasing cannot make more)."""
+        phrasing = load_phrasing(plan.language)
+        if phrasing is None:
+            raise ValueError(f"no phrasing for {plan.language!r}")
+        texts: list[str] = []
+        for variant in range(n + 2):
+            text = self._render(plan, phrasing, variant)
+            if len(text) > plan.max_chars:
+                text = self._render(plan, phrasing, variant, short=True)
+            if text not in texts:
+                texts.append(text)
+            if len(texts) == n:
+                break
+        return texts
+
+    def _render(self, plan: ReplyPlan, p: Phrasing, v: int, short: bool = False) -> str:
+        def pick(options: list[str], part: str) -> str:
+            return self._pick(options, plan, part, v)
+
+        tone = plan.tone
+        greeting_set = getattr(p.greeting, tone)
+        greeting = pick(greeting_set.named, "greet") if plan.name else pick(greeting_set.anonymous, "greet")
+        body: list[str] = []
+        if plan.kind in ("negative", "mixed"):
+            if plan.kind == "mixed":
+                body.append(pick(p.thanks_positive, "thanks"))
+                body += [pick(p.praise.get(t.name) or p.praise["general"], f"praise.{t.name}") for t in plan.praises]
+                body.append(pick(p.mixed_bridge, "bridge"))
+            elif v % 2 == 0 and not short:
+                body.append(pick(p.thanks_feedback, "thanks"))
+            body += self._apologies(plan, p, pick, short)
+            interest = [pick(p.interest, "interest"), pick(p.ask[plan.ask], "ask"), pick(p.invite, "invite")]
+            if v % 3 == 1 and not short:
+                interest = [interest[0], interest[2], interest[1]]
+            if short:
+                interest = interest[1:]
+            body += interest
+            offers = plan.offers[:1] if short else plan.offers
+            body += [pick(p.solution[o.kind], f"offer.{o.kind}") for o in offers]
+            body.append(pick(p.closing.negative, "closing"))
+            offer_values = {k: val for o in offers for k, val in o.params().items()}
+        elif plan.kind == "positive":
+            body.append(pick(p.thanks_positive, "thanks"))
+            body += [pick(p.praise.get(t.name) or p.praise["general"], f"praise.{t.name}") for t in plan.praises]
+            if not plan.praises:
+                body.append(pick(p.praise["general"], "praise.general"))
+            body.append(pick(p.closing.positive, "closing"))
+            offer_values = {}
+        else:
+            body.append(pick(p.neutral_thanks, "thanks"))
+            body += [pick(p.praise.get(t.name) or p.praise["general"], f"praise.{t.name}") for t in plan.praises]
+            body.append(pick(p.closing.neutral, "closing"))
+            offer_values = {}
+        sign_off = pick(getattr(p.sign_off, tone), "signoff")
+        values = {
+            "name": plan.name or "",
+            "contact": plan.contact,
+            "business": plan.business,
+            **offer_values,
+        }
+        rtl = p.direction == "rtl"
+        lines = [_fill(greeting, values, rtl), "", " ".join(_fill(s, values, rtl) for s in body), ""]
+        lines += [_fill(sign_off, values, rtl), plan.signature]
+        return "\n".join(lines).strip()
+
+    @staticmethod
+    def _apologies(plan: ReplyPlan, p: Phrasing, pick: Any, short: bool) -> list[str]:
+        if not plan.complaints:
+            return [pick(p.apology["general"], "apology")]
+        out: list[str] = []
+        for i, c in enumerate(plan.complaints[: 1 if short else 2]):
+            if i == 0:
+                options = p.apology_detail.get(c.detail or "") or p.apology.get(c.name) or p.apology["general"]
+            else:
+                options = p.apology_also.get(c.name) or p.apology_also["general"]
+            out.append(pick(options, f"apology.{c.name}"))
+        return out

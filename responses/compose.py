@@ -83,7 +83,7 @@ def safe_name(author: str | None) -> str | None:
         return None
     # First name only: "Anna K." -> "Anna"; a one-letter first token keeps the full name.
     first = name.split(" ")[0]
-    return first if len(first) > 1 else name
+    return first if len(first.rstrip(".")) > 1 else name
 
 
 def review_kind(sentiment: str | None, rating: float | None, complaints: int, praises: int) -> str:

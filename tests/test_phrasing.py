@@ -10,7 +10,7 @@ REQUIRED = {"en", "ru", "pl", "hu", "he", "hy", "de", "fr", "es", "uk"}
 
 
 def test_required_languages_have_phrasing() -> None:
-    assert REQUIRED <= set(available_languages())
+    assert set(available_languages()) >= REQUIRED
 
 
 @pytest.mark.parametrize("lang", sorted(available_languages()))

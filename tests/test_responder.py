@@ -1,0 +1,221 @@
+"""Playbook validation, reply planning and phrasing, and the verifier (no encoder needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from responses.compose import PhrasebookGenerator, build_plan, review_kind, safe_name
+from responses.draft import Drafter, DraftInput, escalation_for
+from responses.phrasing import load_phrasing
+from responses.playbook import EXAMPLE_PLAYBOOK, PlaybookError, load_playbook, parse_playbook
+from responses.verify import VerifyContext, distinct, personal_data, verify_text
+
+PLAYBOOK = load_playbook(EXAMPLE_PLAYBOOK)
+
+
+def analysis(lang: str = "en", sentiment: str = "negative", topics: list[tuple[str, str]] | None = None,
+             severity: list[str] | None = None) -> dict:
+    return {
+        "language": lang,
+        "sentiment": sentiment,
+        "topics": [{"name": n, "polarity": p, "evidence": [f"{n} sentence"]} for n, p in (topics or [])],
+        "severity": severity or [],
+    }
+
+
+def ctx(kind: str = "negative", language: str = "en", review_text: str = "", max_chars: int = 4096) -> VerifyContext:
+    return VerifyContext(kind=kind, language=language, playbook=PLAYBOOK, max_chars=max_chars,
+                         review_text=review_text, check_language=False)
+
+
+# -- playbook ------------------------------------------------------------------------------------
+
+
+def test_example_playbook_is_valid() -> None:
+    assert PLAYBOOK.business == "Acme Shop"
+    assert [o.kind for o in PLAYBOOK.offers_for("delivery")] == ["redelivery", "refund"]
+    assert PLAYBOOK.offers_for("no_such_topic") == PLAYBOOK.offers_for("default")
+    assert PLAYBOOK.signature_for("pl").startswith("Anna, Dział") and PLAYBOOK.signature_for("hu").startswith("Anna,")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"solutions": {"default": [{"kind": "refund"}]}}, "solutions.default.0: offer 'refund' needs days"),
+        ({"solutions": {"default": [{"kind": "free_money"}]}}, "kind 'free_money' is not a known offer"),
+        ({"solutions": {"delivery": [{"kind": "redelivery"}]}}, "needs a 'default' list"),
+        ({"tone": "grumpy"}, "tone:"),
+        ({"contact": {"email": "not-an-email"}}, "contact.email"),
+        ({"contact": {"email": "a@b.example", "preferred": "phone"}}, "preferred channel 'phone' is not filled in"),
+        ({"solutions": {"default": [{"kind": "voucher", "amount": "10 EUR", "days": 3}]}}, "takes no days"),
+        ({"surprise": 1}, "surprise: Extra inputs are not permitted"),
+    ],
+)
+def test_playbook_errors_name_file_and_key(tmp_path: Path, change: dict, expected: str) -> None:
+    data = yaml.safe_load(EXAMPLE_PLAYBOOK.read_text(encoding="utf-8"))
+    data.update(change)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(PlaybookError) as exc:
+        load_playbook(path)
+    assert str(path) in str(exc.value) and expected in str(exc.value)
+
+
+def test_playbook_not_yaml_or_missing(tmp_path: Path) -> None:
+    bad = tmp_path / "x.yaml"
+    bad.write_text("business: [unclosed", encoding="utf-8")
+    with pytest.raises(PlaybookError, match="not valid YAML"):
+        load_playbook(bad)
+    with pytest.raises(PlaybookError, match="not found"):
+        load_playbook(tmp_path / "missing.yaml")
+    with pytest.raises(PlaybookError, match="expected a mapping"):
+        parse_playbook(["a"], "list.yaml")
+
+
+# -- planning --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentiment", "rating", "complaints", "praises", "kind"),
+    [
+        ("negative", 1, 1, 0, "negative"),
+        ("negative", 2, 1, 1, "mixed"),
+        ("positive", 5, 0, 2, "positive"),
+        ("positive", 4, 1, 1, "mixed"),
+        ("neutral", 3, 0, 1, "neutral"),
+        ("positive", 3, 0, 1, "neutral"),
+        (None, 1, 0, 0, "negative"),
+        ("neutral", None, 0, 0, "neutral"),
+    ],
+)
+def test_review_kind(sentiment: str | None, rating: float | None, complaints: int, praises: int, kind: str) -> None:
+    assert review_kind(sentiment, rating, complaints, praises) == kind
+
+
+@pytest.mark.parametrize(
+    ("author", "name"),
+    [("Anna K.", "Anna"), ("José", "José"), ("<b>x</b>", None), ("{{7*7}}", None), ("bob@example.com", None),
+     ("Anonymous", None), ("User 12345", None), ("", None), (None, None), ("Анна Петрова", "Анна"),
+     ("J. Smith", "J. Smith")],
+)
+def test_safe_name(author: str | None, name: str | None) -> None:
+    assert safe_name(author) == name
+
+
+def test_offers_come_from_the_playbook_for_the_complaint_topics() -> None:
+    plan = build_plan(review_id="1", analysis=analysis(topics=[("delivery", "negative"), ("no_reply", "negative")]),
+                      rating=1, author=None, playbook=PLAYBOOK, max_chars=4096)
+    assert plan.kind == "negative"
+    assert [o.kind for o in plan.offers] == ["redelivery", "callback"]
+    assert plan.ask == "order" and plan.contact == "care@acme.example"
+    plan = build_plan(review_id="1", analysis=analysis(topics=[("food_drink", "negative")]), rating=2, author=None,
+                      playbook=PLAYBOOK, max_chars=4096)
+    assert plan.ask == "visit" and [o.kind for o in plan.offers] == ["investigate"]
+
+
+def test_unknown_language_falls_back_and_says_so() -> None:
+    plan = build_plan(review_id="1", analysis=analysis(lang="ja"), rating=1, author=None, playbook=PLAYBOOK,
+                      max_chars=4096)
+    assert plan.language == "en" and plan.language_fallback
+    assert "no phrasing for ja" in plan.flags["language_fallback"]
+
+
+# -- phrasing into drafts ------------------------------------------------------------------------
+
+
+def test_negative_draft_has_every_part_and_variants_differ() -> None:
+    a = analysis(topics=[("delivery", "negative")])
+    plan = build_plan(review_id="7", analysis=a, rating=1, author="Maria", playbook=PLAYBOOK, max_chars=4096,
+                      details={"delivery": "delivery.late"})
+    texts = PhrasebookGenerator().generate(plan, 3)
+    assert len(texts) == 3 and distinct(texts)
+    en = load_phrasing("en")
+    assert en is not None
+    for text in texts:
+        assert text.startswith(tuple(g.replace("{name}", "Maria") for g in en.greeting.formal.named))
+        assert any(s.replace("{days}", "14") in text or s in text for s in en.apology_detail["delivery.late"])
+        assert "care@acme.example" in text and text.endswith(PLAYBOOK.signature_for("en"))
+        assert verify_text(text, ctx()) == []
+
+
+def test_positive_draft_thanks_for_what_they_liked() -> None:
+    a = analysis(sentiment="positive", topics=[("food_drink", "positive")])
+    plan = build_plan(review_id="8", analysis=a, rating=5, author=None, playbook=PLAYBOOK, max_chars=4096)
+    en = load_phrasing("en")
+    assert en is not None
+    for text in PhrasebookGenerator().generate(plan, 2):
+        assert any(s in text for s in en.praise["food_drink"])
+        assert not any(s.split("{")[0] in text for s in en.invite)
+        assert verify_text(text, ctx(kind="positive")) == []
+
+
+def test_drafter_escalates_severity_flags_instead_of_drafting() -> None:
+    result = Drafter(PLAYBOOK, check_language=False).draft(
+        DraftInput(id="x", text="I will sue you", rating=1), analysis(severity=["legal_threat"]))
+    assert result.kind == "escalation" and result.variants == []
+    assert result.escalation == escalation_for(["legal_threat"])
+    assert result.to_output()["drafts"] == [] and "legal action" in result.to_output()["escalation"]["reason"]
+
+
+def test_long_reply_is_shortened_to_the_platform_limit() -> None:
+    a = analysis(topics=[("delivery", "negative"), ("no_reply", "negative")])
+    plan = build_plan(review_id="9", analysis=a, rating=1, author=None, playbook=PLAYBOOK, max_chars=600)
+    for text in PhrasebookGenerator().generate(plan, 2):
+        assert len(text) <= 600, text
+
+
+# -- verifier ------------------------------------------------------------------------------------
+
+GOOD = (
+    "Hello,\n\nWe are sorry that your parcel arrived late. Please contact us at care@acme.example so that we can "
+    "help. We will send your order out to you again.\n\nKind regards,\nAnna, Customer Care at Acme Shop"
+)
+
+
+def test_verifier_accepts_a_good_draft() -> None:
+    assert verify_text(GOOD, ctx()) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (GOOD.replace("We will send your order out to you again.", "We will give you a 50% discount."),
+         "offer not in playbook: discount"),
+        (GOOD.replace("We will send your order out to you again.", "We will refund you in full within 3 days."),
+         "offer figure not in playbook: 3"),
+        (GOOD.replace("We are sorry that your parcel arrived late. ", ""), "structure: no apology part"),
+        (GOOD.replace("Anna, Customer Care at Acme Shop", "Bob"), "structure: no signature"),
+        (GOOD.replace("care@acme.example so", "care@acme.example or bob@example.com so"),
+         "contact detail not the business's own: e-mail"),
+        (GOOD + " <script>alert(1)</script>", "markup or template syntax in draft"),
+        (GOOD + " {{ 7*7 }}", "markup or template syntax in draft"),
+        (GOOD.replace("We are sorry", "It is your fault, but we are sorry"), "argues, blames"),
+        (GOOD + " Please remove your review.", "argues, blames"),
+        (GOOD + " We offer compensation.", "never_promise phrase: compensation"),
+        (GOOD + " See https://evil.example/x", "link not the business's own"),
+    ],
+)
+def test_verifier_names_each_broken_rule(text: str, problem: str) -> None:
+    assert any(p.startswith(problem) for p in verify_text(text, ctx())), verify_text(text, ctx())
+
+
+def test_verifier_catches_echoed_personal_data_and_length() -> None:
+    review = "Order 88812345, call me on +44 7700 900123 or mail me at jo@mail.example"
+    assert personal_data(review) >= {"88812345", "447700900123", "jo@mail.example"}
+    echoed = GOOD.replace("arrived late.", "arrived late (order 88812345).")
+    assert "personal data from the review echoed" in verify_text(echoed, ctx(review_text=review))
+    assert verify_text(GOOD, ctx(review_text=review)) == []
+    assert any(p.startswith("too long") for p in verify_text(GOOD, ctx(max_chars=100)))
+    assert verify_text("   ", ctx()) == ["empty draft"]
+
+
+def test_verifier_checks_the_language() -> None:
+    strict = VerifyContext(kind="negative", language="en", playbook=PLAYBOOK, max_chars=4096)
+    polish = ("Dzień dobry,\n\nBardzo przepraszamy za opóźnienie przesyłki i kłopot, jaki to Państwu sprawiło. "
+              "Prosimy o kontakt pod adresem care@acme.example, abyśmy mogli wyjaśnić sprawę.\n\nZ poważaniem,\n"
+              "Anna, Customer Care at Acme Shop")
+    assert any(p.startswith("language: draft reads as pl") for p in verify_text(polish, strict))
+    assert not any(p.startswith("language") for p in verify_text(GOOD, strict))

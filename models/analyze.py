@@ -13,6 +13,7 @@ import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -103,6 +104,9 @@ class Analyzer:
         self.topics = topics
         self.severity = severity
         self.version = version
+        # Embedding-only severity hits on sentences the sentiment model reads as praise are dropped: a threat
+        # or an accusation is never a positive sentence, and e5 cosines alone flag ordinary praise.
+        self.gate_positive = bool(getattr(severity, "config", {}).get("embedding", {}).get("skip_positive", False))
 
     @classmethod
     def load(
@@ -223,10 +227,18 @@ class Analyzer:
                     for h in hits
                 ]
             hits_here = severity_of.get(id(entry), [])
+            if reason is None and self.gate_positive:
+                hits_here = _gate_positive(hits_here, result.sentences)
             result.severity_hits = [h.to_dict() for h in hits_here]
             result.severity = sorted({h.flag for h in hits_here})
             out.append(result)
         return out
+
+
+def _gate_positive(hits: list[Any], sentences: list[dict[str, Any]]) -> list[Any]:
+    """Drop embedding hits whose sentence the sentiment model calls positive (lexicon hits always stay)."""
+    positive = {s["text"] for s in sentences if s["sentiment"] == "positive"}
+    return [h for h in hits if h.source != "embedding" or h.evidence not in positive]
 
 
 def _inherit_polarity(evidence_polarity: str, review_label: str, review_scores: dict[str, float]) -> str:
@@ -260,3 +272,46 @@ def analysis_row(review_id: int, content_hash: str, version: str, a: Analysis, a
         "truncated": a.truncated,
         "analyzed_at": analyzed_at,
     }
+
+
+def analyze_store(
+    store: Any,
+    analyzer: Analyzer,
+    *,
+    reanalyze: bool = False,
+    limit: int | None = None,
+    batch_size: int = 64,
+    progress: Any = None,
+) -> dict[str, int]:
+    """Analyse stored reviews that are new or changed; counts per outcome (``total`` included)."""
+    import pyarrow as pa
+
+    from pipeline.store import ANALYSIS_SCHEMA
+
+    with store.transaction() as tx:
+        todo = tx.reviews_to_analyze(analyzer.version, reanalyze=reanalyze, limit=limit)
+    counts: dict[str, int] = {"total": len(todo)}
+    if progress is not None:
+        progress(0, len(todo))
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        inputs = [
+            ReviewInput(id=str(r["id"]), text=r["text"], title=r["title"],
+                        language=r["declared_language"] or r["source_language"])
+            for r in batch
+        ]
+        results = analyzer.analyze(inputs)
+        now = datetime.now(UTC)
+        rows = [analysis_row(r["id"], r["content_hash"], analyzer.version, a, now)
+                for r, a in zip(batch, results, strict=True)]
+        # One short transaction per batch: a crash loses at most one batch, never a saved one.
+        with store.transaction() as tx:
+            tx.save_analyses(pa.Table.from_pylist(rows, schema=ANALYSIS_SCHEMA))
+        for a in results:
+            key = a.sentiment or "unclassifiable"
+            counts[key] = counts.get(key, 0) + 1
+            if a.severity:
+                counts["severity-flagged"] = counts.get("severity-flagged", 0) + 1
+        if progress is not None:
+            progress(len(batch), len(todo))
+    return counts

@@ -139,7 +139,7 @@ class LexiconMatcher:
     def __call__(self, doc: Doc) -> list[tuple[str, Span]]:
         """(rule id, matched span) for every match in the doc."""
         found: list[tuple[str, Span]] = []
-        matchers = [self.lemma, self.lower, self.pattern_matcher]
+        matchers = [m for m in (self.lemma, self.lower, self.pattern_matcher) if len(m)]
         if self.prefilter is not None and self.prefilter.search(doc.text.lower()):
             matchers.append(self.matcher)
         for matcher in matchers:
@@ -154,17 +154,38 @@ def _unanchor(pattern: str) -> str:
     return re.sub(r"\$(?=$|[|)])", "", pattern)
 
 
+def _surface_only(rule: dict[str, Any]) -> dict[str, Any]:
+    words = [str(p) for p in [*(rule.get("lemmas") or []), *(rule.get("phrases") or [])] if len(str(p)) >= 4]
+    return {"id": rule["id"], "flag": rule["flag"], "phrases": words}
+
+
+_SCRIPT_OF = {"ru": "CYRILLIC", "uk": "CYRILLIC", "he": "HEBREW", "hy": "ARMENIAN"}
+
+
 @lru_cache(maxsize=64)
-def lexicon_matcher(lang: str) -> LexiconMatcher:
-    """Cached matcher for a language: its own lexicon plus the configured always-on lexicons."""
+def lexicon_matcher(lang: str, script: str = "LATIN") -> LexiconMatcher:
+    """Cached matcher for a language: its own lexicon plus the configured always-on lexicons.
+
+    For an undetermined language ("und": short or mixed text) the lexicons written in the text's script
+    are used; Latin-script ones only by exact surface words, since Latin languages share false friends.
+    """
     from models.nlp import get_pipeline
 
     own = pipeline_lang(lang)
     available = sorted(p.stem for p in lexicon_dir().glob("*.yaml") if p.stem != "prototypes")
-    # A language without its own lexicon (or "und") gets every lexicon: surface and regex rules still fire.
-    mine = [lang] if lang in available else available
-    langs = [*mine, *[x for x in load_config()["lexicon"].get("always", []) if x not in mine]]
-    rules = [r for code in langs for r in load_lexicon(code)]
+    mine = [lang] if lang in available else []
+    rules = [r for code in mine for r in load_lexicon(code)]
+    if lang == "und":
+        same_script = [c for c in available if _SCRIPT_OF.get(c, "LATIN") == script]
+        full = script != "LATIN"
+        rules += [r if full else _surface_only(r) for code in same_script for r in load_lexicon(code)]
+        mine = same_script
+    # Other languages' lexicons (the configured "always" ones: English loanwords such as "scam", "GDPR")
+    # only match as exact surface words of 4+ letters: their lemmas, regexes and short words misfire on
+    # foreign text (English "er" in Dutch/Norwegian "er", German "Klage" in Norwegian "klage" = complaint).
+    for code in load_config()["lexicon"].get("always", []):
+        if code not in mine:
+            rules += [_surface_only(r) for r in load_lexicon(code)]
     return LexiconMatcher(get_pipeline(own), rules)
 
 
@@ -250,7 +271,13 @@ class SeverityDetector:
 
     def lexicon_hits(self, doc: Doc, lang: str) -> list[SeverityHit]:
         """Hits of the lexicon rules on a processed doc, one per rule and sentence."""
-        matcher = lexicon_matcher(lang)
+        script = "LATIN"
+        if lang == "und":
+            from models.language import script_shares
+
+            shares = script_shares(doc.text)
+            script = next(iter(shares), "LATIN")
+        matcher = lexicon_matcher(lang, script)
         # Span.sent walks the doc on every call (quadratic on a 20,000-character run-on review), so map
         # tokens to sentences once.
         sents = list(doc.sents)

@@ -57,11 +57,14 @@ def _analysis_dict(row: dict[str, Any]) -> dict[str, Any]:
     def parse(value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
 
+    hits = parse(row["severity"]) or []
+    # Stored severity is the list of hits (flag, evidence, rule); the drafter needs the flag names.
+    flags = sorted({h["flag"] if isinstance(h, dict) else str(h) for h in hits})
     return {
         "language": row["language"],
         "sentiment": row["sentiment"],
         "topics": parse(row["topics"]) or [],
-        "severity": parse(row["severity"]) or [],
+        "severity": flags,
     }
 
 

@@ -410,16 +410,35 @@ def demo(
     db: Annotated[Path, typer.Option(help="DuckDB file to fill.")] = Path("reviewdesk.duckdb"),
     data_dir: Annotated[Path, typer.Option(help="Raw layer folder.")] = Path("data"),
 ) -> None:
-    """Serve the bundled demo review site on 127.0.0.1, crawl it, ingest, and print a summary."""
+    """Serve the bundled demo site on 127.0.0.1, crawl it, analyse and draft replies, and print a summary."""
+    from models.analyze import Analyzer, analyze_store
+    from responses.details import DetailDetector
+    from responses.stage import draft_stored
     from reviewdesk.demo import run_demo
 
     with friendly_errors():
         reports = run_demo(db, data_dir, crawl=lambda cfg, store: run_crawl(
             cfg, store, None, extra_settings={"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False"}))
         print_reports(reports, f"demo crawl into {db}")
+        config_file = data_dir / "demo.toml"
+        config = load_config(config_file)
+        store = Store(db, lock_timeout=config.settings.lock_timeout_s)
+        with err.status("loading models (the first run converts the encoder, about a minute)"):
+            analyzer = Analyzer.load()
+        with err.status("analysing new and changed reviews"):
+            counts = analyze_store(store, analyzer)
+        with err.status("drafting replies"):
+            summary = draft_stored(store, config, config_file, details=DetailDetector(analyzer.encoder))
+        analysed = counts.pop("total")
         console.print(
-            f"Look at the data: reviewdesk reviews --config {data_dir / 'demo.toml'}  "
-            f"(or status, reviews --rating 1-2 --format json)"
+            f"analysed {analysed} review(s); drafted {summary.drafted} repl(ies) "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(summary.by_kind.items())) or 'none'}), "
+            f"escalated {summary.escalated}; drafts wait for approval"
+        )
+        cfg_arg = f"--config {config_file}"
+        console.print(
+            f"Look at the data: reviewdesk reviews {cfg_arg}  (or status, reviews --rating 1-2 --format json)\n"
+            f"Work the drafts: reviewdesk inbox {cfg_arg}, reviewdesk show ID {cfg_arg}, reviewdesk escalations {cfg_arg}"
         )
         if any(r.status != "ok" for r in reports):
             raise typer.Exit(1)
@@ -433,3 +452,5 @@ def main() -> None:
 # The understanding stage's commands register themselves on `app` (kept in their own module).
 from reviewdesk import cli_models  # noqa: E402, F401, I001
 from reviewdesk import cli_responses  # noqa: E402, F401
+from reviewdesk import cli_inbox  # noqa: E402, F401
+from reviewdesk import cli_publish  # noqa: E402, F401

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -108,42 +107,27 @@ def analyze(
     config: ConfigOption = None,
 ) -> None:
     """Analyse stored reviews that are new or changed since their last analysis."""
-    import pyarrow as pa
-
-    from models.analyze import ReviewInput, analysis_row
+    from models.analyze import analyze_store
     from pipeline.ingest import register_sources
-    from pipeline.store import ANALYSIS_SCHEMA
 
     with friendly_errors():
         cfg, store = _load(config)
         register_sources(store, cfg)
         analyzer = _analyzer(runtime, taxonomy)
-        with store.transaction() as tx:
-            todo = tx.reviews_to_analyze(analyzer.version, reanalyze=reanalyze, limit=limit)
-        if not todo:
+        with _progress() as progress:
+            task = progress.add_task("analysing", total=None)
+
+            def advance(n: int, total: int) -> None:
+                progress.update(task, total=total, description=f"analysing {total} review(s)")
+                progress.advance(task, n)
+
+            counts = analyze_store(store, analyzer, reanalyze=reanalyze, limit=limit, batch_size=batch_size,
+                                   progress=advance)
+        total = counts.pop("total")
+        if not total:
             console.print(f"nothing to analyse: every review has a current analysis (model {analyzer.version})")
             return
-        counts: dict[str, int] = {}
-        with _progress() as progress:
-            task = progress.add_task(f"analysing {len(todo)} review(s)", total=len(todo))
-            for start in range(0, len(todo), batch_size):
-                batch = todo[start:start + batch_size]
-                inputs = [ReviewInput(id=str(r["id"]), text=r["text"], title=r["title"],
-                                      language=r["declared_language"] or r["source_language"]) for r in batch]
-                results = analyzer.analyze(inputs)
-                now = datetime.now(UTC)
-                rows = [analysis_row(r["id"], r["content_hash"], analyzer.version, a, now)
-                        for r, a in zip(batch, results, strict=True)]
-                # One short transaction per batch: a crash loses at most one batch, never a saved one.
-                with store.transaction() as tx:
-                    tx.save_analyses(pa.Table.from_pylist(rows, schema=ANALYSIS_SCHEMA))
-                for a in results:
-                    key = a.sentiment or "unclassifiable"
-                    counts[key] = counts.get(key, 0) + 1
-                    if a.severity:
-                        counts["severity-flagged"] = counts.get("severity-flagged", 0) + 1
-                progress.advance(task, len(batch))
-        table = Table(title=f"analysed {len(todo)} review(s) with {analyzer.version}")
+        table = Table(title=f"analysed {total} review(s) with {analyzer.version}")
         table.add_column("result")
         table.add_column("reviews", justify="right")
         for key, value in sorted(counts.items()):

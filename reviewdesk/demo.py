@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
+
 from pipeline.ingest import IngestReport
 from pipeline.store import Store
 from reviewdesk.config import Config, load_config
@@ -37,6 +39,7 @@ def demo_config_text(site_url: str, db: Path, data_dir: Path) -> str:
             f"id = {q(business_id)}",
             f"name = {q(name)}",
             f"role = {q(role)}",
+            *([f"playbook = {q(f'playbook-{business_id}.yaml')}"] if role == "own" else []),
             "  [[businesses.sources]]",
             f"  name = {q(business_id + '-trustpilot')}",
             '  platform = "trustpilot"',
@@ -50,6 +53,7 @@ def demo_config_text(site_url: str, db: Path, data_dir: Path) -> str:
         'id = "demo-shop"',
         'name = "Demo Beauty Shop"',
         'role = "own"',
+        'playbook = "playbook-demo-shop.yaml"',
         "  [[businesses.sources]]",
         '  name = "demo-shop-site"',
         '  platform = "schema_org"',
@@ -66,6 +70,39 @@ def demo_config_text(site_url: str, db: Path, data_dir: Path) -> str:
     return "\n".join(lines)
 
 
+SIGNATURES = {
+    "en": "Customer Care, {n}",
+    "es": "Atención al cliente de {n}",
+    "de": "Kundenservice {n}",
+    "fr": "Service client {n}",
+    "ru": "Служба поддержки {n}",
+    "uk": "Служба підтримки {n}",
+    "pl": "Obsługa klienta {n}",
+    "hu": "{n} ügyfélszolgálat",
+    "he": "שירות הלקוחות של {n}",
+    "hy": "{n} հաճախորդների սպասարկում",
+}
+
+
+def write_demo_playbooks(data_dir: Path) -> list[Path]:
+    """One reply playbook per own demo business, next to the demo config (the bundled example, renamed)."""
+    from responses.playbook import EXAMPLE_PLAYBOOK
+
+    base = yaml.safe_load(EXAMPLE_PLAYBOOK.read_text(encoding="utf-8"))
+    own = [(b, n) for b, n, role, *_ in DEMO_COMPANIES if role == "own"] + [("demo-shop", "Demo Beauty Shop")]
+    paths = []
+    for business_id, name in own:
+        book = {**base, "business": name, "signature": {k: v.format(n=name) for k, v in SIGNATURES.items()}}
+        path = data_dir / f"playbook-{business_id}.yaml"
+        path.write_text(
+            f"# Reply playbook of the demo business {name} (written by `reviewdesk demo`).\n"
+            + yaml.safe_dump(book, allow_unicode=True, sort_keys=False),
+            encoding="utf-8",
+        )
+        paths.append(path)
+    return paths
+
+
 def run_demo(
     db: Path,
     data_dir: Path,
@@ -78,6 +115,7 @@ def run_demo(
     with DemoSite() as site:
         path = data_dir / "demo.toml"
         path.write_text(demo_config_text(site.url, db, data_dir), encoding="utf-8")
+        write_demo_playbooks(data_dir)
         config = load_config(path)
         store = Store(db, lock_timeout=config.settings.lock_timeout_s)
         return crawl(config, store)

@@ -157,3 +157,14 @@ def test_known_sentence_vectors_are_reused() -> None:
     reuse._proto_vecs = base._prototype_vectors()
     hits = reuse.detect(text, "en", known_vectors={sentence: vector, "We left.": vector})
     assert [(h.flag, h.source) for h in hits] == [("violence_self_harm", "embedding")]
+
+
+def test_foreign_lexicons_do_not_fire_on_false_friends() -> None:
+    """English "er" (emergency room) in Dutch/Norwegian, German "Klage" in Norwegian (= complaint)."""
+    det = SeverityDetector(embed=None)
+    assert flags_of(det.detect("Ga er zeker vaker bestellen, prima winkel.", "nl")) == []
+    assert flags_of(det.detect("La inn en klage og ble ringt av sjef og fikk det rettet opp.", "no")) == []
+    assert flags_of(det.detect("Highly rated shop, fast delivery.", "en")) == []
+    # English loanwords still count in any language, and an undetermined Cyrillic text gets the Russian lexicon.
+    assert "fraud" in flags_of(det.detect("Totalny scam, omijać szerokim łukiem.", "it"))
+    assert "legal_threat" in flags_of(det.detect("Подам в суд!", "und"))

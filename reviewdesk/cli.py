@@ -438,7 +438,8 @@ def demo(
         cfg_arg = f"--config {config_file}"
         console.print(
             f"Look at the data: reviewdesk reviews {cfg_arg}  (or status, reviews --rating 1-2 --format json)\n"
-            f"Work the drafts: reviewdesk inbox {cfg_arg}, reviewdesk show ID {cfg_arg}, reviewdesk escalations {cfg_arg}"
+            f"Work the drafts: reviewdesk inbox {cfg_arg}, reviewdesk show ID {cfg_arg}, "
+            f"reviewdesk escalations {cfg_arg}"
         )
         if any(r.status != "ok" for r in reports):
             raise typer.Exit(1)

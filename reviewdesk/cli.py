@@ -174,9 +174,16 @@ def init(
     with friendly_errors():
         if path.exists() and not force:
             raise UserError(f"{path} already exists (use --force to overwrite)")
+        from responses.playbook import EXAMPLE_PLAYBOOK
+
         text = resources.files("reviewdesk").joinpath("example_config.toml").read_text(encoding="utf-8")
+        playbook = path.parent / "playbook.yaml"
+        if playbook.exists() and not force:
+            raise UserError(f"{playbook} already exists (use --force to overwrite)")
         path.write_text(text, encoding="utf-8")
-        console.print(f"wrote {path}: edit the businesses and sources, then run `reviewdesk crawl`")
+        playbook.write_text(EXAMPLE_PLAYBOOK.read_text(encoding="utf-8"), encoding="utf-8")
+        console.print(f"wrote {path} and {playbook}: edit the businesses, sources and reply playbook, "
+                      "then run `reviewdesk crawl`")
 
 
 def run_crawl(

@@ -80,6 +80,11 @@ def test_init_writes_a_valid_commented_example(tmp_path: Path) -> None:
     config = load_config(written)
     assert {s.platform for _, s in config.all_sources()} == {"trustpilot", "schema_org", "appstore", "import"}
     assert {b.role for b in config.businesses} == {"own", "competitor"}
+    from responses.playbook import load_playbook
+
+    playbook = tmp_path / "playbook.yaml"
+    assert config.businesses[0].playbook == Path("playbook.yaml") and load_playbook(playbook).solutions
+    assert playbook.read_text().count("#") > 10
     again = run_cli("init", cwd=tmp_path)
     assert again.returncode == 1 and "already exists" in again.stderr
 

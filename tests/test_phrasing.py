@@ -39,6 +39,6 @@ def test_phrasing_parts_carry_their_markers(lang: str) -> None:
             for kind, frags in m.offers.items():
                 assert not has(text, frags), f"{lang} {key}: offer marker of {kind} outside solutions: {text!r}"
     assert set(m.offers) == set(SOLUTION_KINDS)
-    assert "{name}" in PLACEHOLDERS
+    assert "name" in PLACEHOLDERS
     if lang == "he":
         assert p.direction == "rtl"

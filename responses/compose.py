@@ -212,6 +212,13 @@ class PhrasebookGenerator:
             return self._pick(options, plan, part, v)
 
         tone = plan.tone
+        rtl = p.direction == "rtl"
+        values = {"name": plan.name or "", "contact": plan.contact, "business": plan.business}
+
+        def fill(text: str, extra: dict[str, str] | None = None) -> str:
+            # Each phrase is filled exactly once, with its own offer's figures (two offers may both use {days}).
+            return _fill(text, {**values, **(extra or {})}, rtl)
+
         greeting_set = getattr(p.greeting, tone)
         greeting = pick(greeting_set.named, "greet") if plan.name else pick(greeting_set.anonymous, "greet")
         body: list[str] = []
@@ -228,33 +235,24 @@ class PhrasebookGenerator:
                 interest = [interest[0], interest[2], interest[1]]
             if short:
                 interest = interest[1:]
-            body += interest
+            body = [fill(s) for s in body + interest]
             offers = plan.offers[:1] if short else plan.offers
-            body += [pick(p.solution[o.kind], f"offer.{o.kind}") for o in offers]
-            body.append(pick(p.closing.negative, "closing"))
-            offer_values = {k: val for o in offers for k, val in o.params().items()}
+            body += [fill(pick(p.solution[o.kind], f"offer.{o.kind}"), o.params()) for o in offers]
+            body.append(fill(pick(p.closing.negative, "closing")))
         elif plan.kind == "positive":
             body.append(pick(p.thanks_positive, "thanks"))
             body += [pick(p.praise.get(t.name) or p.praise["general"], f"praise.{t.name}") for t in plan.praises]
             if not plan.praises:
                 body.append(pick(p.praise["general"], "praise.general"))
             body.append(pick(p.closing.positive, "closing"))
-            offer_values = {}
+            body = [fill(s) for s in body]
         else:
             body.append(pick(p.neutral_thanks, "thanks"))
             body += [pick(p.praise.get(t.name) or p.praise["general"], f"praise.{t.name}") for t in plan.praises]
             body.append(pick(p.closing.neutral, "closing"))
-            offer_values = {}
+            body = [fill(s) for s in body]
         sign_off = pick(getattr(p.sign_off, tone), "signoff")
-        values = {
-            "name": plan.name or "",
-            "contact": plan.contact,
-            "business": plan.business,
-            **offer_values,
-        }
-        rtl = p.direction == "rtl"
-        lines = [_fill(greeting, values, rtl), "", " ".join(_fill(s, values, rtl) for s in body), ""]
-        lines += [_fill(sign_off, values, rtl), plan.signature]
+        lines = [fill(greeting), "", " ".join(body), "", fill(sign_off), plan.signature]
         return "\n".join(lines).strip()
 
     @staticmethod

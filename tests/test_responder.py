@@ -219,3 +219,16 @@ def test_verifier_checks_the_language() -> None:
               "Anna, Customer Care at Acme Shop")
     assert any(p.startswith("language: draft reads as pl") for p in verify_text(polish, strict))
     assert not any(p.startswith("language") for p in verify_text(GOOD, strict))
+
+
+def test_two_offers_keep_their_own_figures() -> None:
+    """refund within 14 days and free return within 30 days both use {days}: each keeps its own value."""
+    offers = [{"kind": "refund", "days": 14}, {"kind": "free_return", "days": 30}]
+    book = parse_playbook({**yaml.safe_load(EXAMPLE_PLAYBOOK.read_text(encoding="utf-8")),
+                           "solutions": {"default": offers}})
+    plan = build_plan(review_id="3", analysis=analysis(), rating=1, author=None, playbook=book, max_chars=4096)
+    assert [o.kind for o in plan.offers] == ["refund", "free_return"]
+    for text in PhrasebookGenerator().generate(plan, 3):
+        assert "14" in text and "30" in text
+        assert verify_text(text, VerifyContext(kind="negative", language="en", playbook=book, max_chars=4096,
+                                               check_language=False)) == []

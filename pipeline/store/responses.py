@@ -154,7 +154,8 @@ class ResponsesSQL(SQLBase):
                    SELECT draft_id, min(variant) AS variant, arg_min(text, variant) AS text
                    FROM draft_variants WHERE passed GROUP BY draft_id)
                SELECT d.id, d.review_id, d.language, d.kind, d.created_at, d.final_text IS NOT NULL AS edit_proposed,
-                      s.name AS source, s.business_id, r.rating, r.language AS review_language,
+                      s.name AS source, s.business_id, r.rating,
+                      coalesce(d.review_language, r.language) AS review_language,
                       r.published_at AS review_published_at,
                       r.published_at + to_microseconds(CAST(? * 3600e6 AS BIGINT)) AS deadline,
                       CASE WHEN r.removed_at IS NOT NULL THEN 'removed'

@@ -126,7 +126,9 @@ def _read_secrets_file(path: Path) -> dict[str, Any]:
         allowed = set(CREDENTIAL_ENV[section]) | ({"private_key"} if section == "appstore_connect" else set())
         bad = sorted(set(values) - allowed)
         if bad:
-            raise CredentialsError(f"secrets file {path}: [{section}] has unknown key(s) {bad}; expected {sorted(allowed)}")
+            raise CredentialsError(
+                f"secrets file {path}: [{section}] has unknown key(s) {bad}; expected {sorted(allowed)}"
+            )
     return data
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlencode
 
 log = logging.getLogger("reviewdesk.publish")
 
@@ -164,8 +165,6 @@ class Http:
             data = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
             all_headers["Content-Type"] = "application/json"
         elif form is not None:
-            from urllib.parse import urlencode
-
             data = urlencode(form).encode("ascii")
             all_headers["Content-Type"] = "application/x-www-form-urlencoded"
         request = urllib.request.Request(url, data=data, headers=all_headers, method=method)

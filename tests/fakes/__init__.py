@@ -1,0 +1,1 @@
+"""Loopback fakes of the platforms Reviewdesk posts replies to, and helpers for publishing tests."""

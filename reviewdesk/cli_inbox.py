@@ -7,9 +7,7 @@ only pick the acting user, call it and render the result. Review text is hostile
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -26,6 +24,7 @@ from rich.text import Text
 
 from reviewdesk import settings as env
 from reviewdesk.cli import ConfigOption, UserError, _fmt, _iso, _load, _parse_day, app, console, friendly_errors
+from reviewdesk.settings import acting_user
 
 AsOption = Annotated[
     str | None,
@@ -44,19 +43,6 @@ app.add_typer(escalations_app, name="escalations")
 # C0/C1 control characters (ANSI escapes, carriage returns) and bidi embeddings/overrides could rewrite
 # the terminal or disguise text; newlines and tabs are kept. Bidi isolates stay: drafts use them legitimately.
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]")
-
-
-def acting_user(explicit: str | None = None) -> str:
-    """The CLI identity: --as, else $REVIEWDESK_USER, else the OS user name."""
-    if explicit:
-        return explicit
-    from_env = os.environ.get("REVIEWDESK_USER")
-    if from_env:
-        return from_env
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (some containers)
-        return "unknown"
 
 
 def safe(value: Any) -> str:

@@ -22,6 +22,7 @@ from responses.publish.settings import PublishEnv, read_env
 from reviewdesk import settings as env
 from reviewdesk.cli import ConfigOption, UserError, _cell, _fmt, _load, app, console, err, friendly_errors
 from reviewdesk.config import Config
+from reviewdesk.settings import acting_user
 
 OUTBOX_STATES = ("queued", "sending", "published", "failed", "cancelled")
 _RESULT_STYLE = {
@@ -158,13 +159,16 @@ def copy(
 @app.command("mark-posted")
 def mark_posted_cmd(
     draft_id: Annotated[int, typer.Argument(help="The draft whose reply you posted by hand.")],
-    as_user: Annotated[str, typer.Option("--as", help="Your Reviewdesk user name (responder, approver or admin).")],
     url: Annotated[str | None, typer.Option("--url", help="Link to the posted reply.")] = None,
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="Your Reviewdesk user (default: $REVIEWDESK_USER, else your OS user).")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Record that a reply was posted by hand (manual sources, or after an automatic post failed)."""
     with friendly_errors(), _publish_errors():
         cfg, store = _load(config)
         register_sources(store, cfg)
-        mark_posted(store, cfg, draft_id, user=as_user, url=url, now=datetime.now(UTC))
-    console.print(f"draft {draft_id} marked published by {as_user}" + (f" ({url})" if url else ""))
+        user = acting_user(as_user)
+        mark_posted(store, cfg, draft_id, user=user, url=url, now=datetime.now(UTC))
+    console.print(f"draft {draft_id} marked published by {user}" + (f" ({url})" if url else ""))

@@ -92,7 +92,12 @@ def write_demo_playbooks(data_dir: Path) -> list[Path]:
     own = [(b, n) for b, n, role, *_ in DEMO_COMPANIES if role == "own"] + [("demo-shop", "Demo Beauty Shop")]
     paths = []
     for business_id, name in own:
-        book = {**base, "business": name, "signature": {k: v.format(n=name) for k, v in SIGNATURES.items()}}
+        book = {
+            **base,
+            "business": name,
+            "signature": {k: v.format(n=name) for k, v in SIGNATURES.items()},
+            "contact": {"email": f"care@{business_id}.example", "preferred": "email"},
+        }
         path = data_dir / f"playbook-{business_id}.yaml"
         path.write_text(
             f"# Reply playbook of the demo business {name} (written by `reviewdesk demo`).\n"

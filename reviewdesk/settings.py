@@ -25,3 +25,18 @@ def lock_timeout_override() -> float | None:
     """$REVIEWDESK_LOCK_TIMEOUT: seconds to wait for another process's database write."""
     value = os.environ.get("REVIEWDESK_LOCK_TIMEOUT")
     return float(value) if value else None
+
+
+def acting_user(explicit: str | None = None) -> str:
+    """The CLI identity: --as, else $REVIEWDESK_USER, else the OS user name."""
+    import getpass
+
+    if explicit:
+        return explicit
+    from_env = os.environ.get("REVIEWDESK_USER")
+    if from_env:
+        return from_env
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (some containers)
+        return "unknown"

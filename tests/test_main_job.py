@@ -37,7 +37,13 @@ def test_demo_twice(tmp_path: Path) -> None:
         stored = tx.count("reviews")
         assert stored == sum(int(r[1]) for r in rows.values())
         platforms = {r["platform"] for r in tx.source_status()}
+        drafts, escalations = tx.count("drafts"), tx.count("escalations")
+        analysed = tx.count("analyses")
+        states = {r["state"] for r in tx._rows("SELECT DISTINCT state FROM drafts")}
     assert platforms == {"trustpilot", "schema_org", "appstore"}
+    # Every review analysed; own businesses' reviews drafted (pending) or escalated, competitors' never.
+    assert analysed == stored and drafts > 20 and states == {"pending"}
+    assert f"drafted {drafts} repl" in first.stdout.replace("\n", " ") and "reviewdesk inbox" in first.stdout
 
     second = run_cli("demo", cwd=tmp_path, timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
@@ -48,3 +54,5 @@ def test_demo_twice(tmp_path: Path) -> None:
     with Store(db).transaction() as tx:
         assert tx.count("reviews") == stored
         assert tx.count("review_versions") == 0
+        assert (tx.count("drafts"), tx.count("escalations")) == (drafts, escalations)
+    assert "analysed 0 review(s); drafted 0" in second.stdout

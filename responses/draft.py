@@ -147,11 +147,18 @@ class Drafter:
             review_text=f"{review.author or ''}\n{review.text}",
             check_language=self.check_language,
         )
-        texts = self.generator.generate(plan, self.variants)
+        try:
+            texts = self.generator.generate(plan, self.variants)
+        except Exception as exc:  # a plug-in generator (say, a remote model) failing must not stop the run
+            texts, failure = [], f"generator {self.generator.name} failed: {type(exc).__name__}: {exc}"
+        else:
+            failure = None
         results = []
         for i, text in enumerate(texts, start=1):
             problems = verify_text(text, ctx)
             results.append(VariantResult(i, text, not problems, problems))
+        if failure:
+            results.append(VariantResult(1, "", False, [failure]))
         passed = [v.text for v in results if v.passed]
         if len(passed) > 1 and not distinct(passed):
             for v in results[1:]:

@@ -11,6 +11,7 @@ from typing import Any
 from pipeline.store import Store
 from pipeline.store.drafting import VariantRow
 from responses.draft import Drafter, DraftInput, now_utc
+from responses.generators import load_generator
 from responses.playbook import EXAMPLE_PLAYBOOK, Playbook, PlaybookError, load_playbook
 
 
@@ -81,8 +82,10 @@ def draft_stored(
     """Draft (or escalate) every review that needs it; each batch commits on its own, so a crash loses at most
     one batch and a rerun continues where it stopped (drafts are keyed by review and text hash)."""
     playbooks = playbooks_for(config, config_file)
+    generator = load_generator(config.responses.generator)
     drafters = {
-        bid: Drafter(pb, details=details, variants=config.responses.variants) for bid, pb in playbooks.items()
+        bid: Drafter(pb, generator=generator, details=details, variants=config.responses.variants)
+        for bid, pb in playbooks.items()
     }
     targets = _source_targets(config)
     summary = DraftSummary()

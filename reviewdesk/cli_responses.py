@@ -124,10 +124,13 @@ def _draft_stored(config: Path | None, limit: int | None, runtime: str) -> None:
 
     cfg, store = _load(config)
     config_file = env.config_path(config)
+    from responses.generators import GeneratorError, load_generator
+
     try:
-        playbooks_for(cfg, config_file)  # fail on a bad playbook before loading any model
-    except PlaybookError as exc:
-        raise UserError(str(exc), code=2) from None
+        playbooks_for(cfg, config_file)  # fail on a bad playbook or generator before loading any model
+        load_generator(cfg.responses.generator)
+    except (PlaybookError, GeneratorError) as exc:
+        raise UserError(f"{config_file}: {exc}" if isinstance(exc, GeneratorError) else str(exc), code=2) from None
     from models.encoder import Encoder
 
     with err.status("loading the encoder"):

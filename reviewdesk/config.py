@@ -197,6 +197,10 @@ class ResponsesSettings(_Strict):
     variants: int = Field(default=3, ge=1, le=3, description="Draft variants per review.")
     sla_hours: float = Field(default=24, gt=0, description="A review without a published reply after this is overdue.")
     default_playbook: Path | None = Field(default=None, description="Playbook for businesses without their own.")
+    generator: str = Field(
+        default="phrasebook-v1",
+        description="Who words the drafts: phrasebook-v1 (offline, default) or 'module:Class' (e.g. a local LLM).",
+    )
 
 
 class PublishSettings(_Strict):

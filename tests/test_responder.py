@@ -232,3 +232,46 @@ def test_two_offers_keep_their_own_figures() -> None:
         assert "14" in text and "30" in text
         assert verify_text(text, VerifyContext(kind="negative", language="en", playbook=book, max_chars=4096,
                                                check_language=False)) == []
+
+
+class RogueModel:
+    """A stand-in for a language-model generator that ignores the playbook (what the verifier is for)."""
+
+    name = "rogue-llm"
+
+    def generate(self, plan, n):
+        sig = plan.signature
+        return [
+            f"Hello,\n\nWe are sorry about the delay. Please contact us at {plan.contact}. We will send your order out to you "
+            f"again.\n\nKind regards,\n{sig}",
+            f"Hello,\n\nWe are sorry. Please contact us at {plan.contact}. Here is a voucher worth 500 EUR for you.\n\n{sig}",
+            f"Hello,\n\nWe are sorry. Call Maria on +44 7700 900123 or contact us at {plan.contact}. We will send your order "
+            f"out to you again.\n\n{sig}",
+        ][:n]
+
+
+class BrokenModel:
+    name = "broken-llm"
+
+    def generate(self, plan, n):
+        raise TimeoutError("model server did not answer")
+
+
+def test_any_generator_goes_through_the_verifier() -> None:
+    from responses.generators import GeneratorError, load_generator
+
+    assert load_generator("phrasebook-v1").name == "phrasebook-v1"
+    assert load_generator("test_responder:RogueModel").name == "rogue-llm"
+    for bad in ("nope", "no_such_module:X", "test_responder:Missing", "json:JSONDecodeError"):
+        with pytest.raises(GeneratorError, match=r"responses\.generator"):
+            load_generator(bad)
+    review = DraftInput(id="r", text="Late parcel. Call me on +44 7700 900123.", rating=1)
+    a = analysis(topics=[("delivery", "negative")])
+    result = Drafter(PLAYBOOK, generator=RogueModel(), check_language=False).draft(review, a)
+    assert [v.passed for v in result.variants] == [True, False, False]
+    assert "offer not in playbook: voucher" in result.variants[1].problems
+    assert "personal data from the review echoed" in result.variants[2].problems
+    assert [d["variant"] for d in result.to_output()["drafts"]] == [1]
+    broken = Drafter(PLAYBOOK, generator=BrokenModel(), check_language=False).draft(review, a)
+    assert broken.to_output()["drafts"] == []
+    assert "generator broken-llm failed: TimeoutError" in broken.variants[0].problems[0]

@@ -240,13 +240,14 @@ class RogueModel:
     name = "rogue-llm"
 
     def generate(self, plan, n):
-        sig = plan.signature
+        sig, contact = plan.signature, plan.contact
         return [
-            f"Hello,\n\nWe are sorry about the delay. Please contact us at {plan.contact}. We will send your order out to you "
-            f"again.\n\nKind regards,\n{sig}",
-            f"Hello,\n\nWe are sorry. Please contact us at {plan.contact}. Here is a voucher worth 500 EUR for you.\n\n{sig}",
-            f"Hello,\n\nWe are sorry. Call Maria on +44 7700 900123 or contact us at {plan.contact}. We will send your order "
-            f"out to you again.\n\n{sig}",
+            f"Hello,\n\nWe are sorry about the delay. Please contact us at {contact}. "
+            f"We will send your order out to you again.\n\nKind regards,\n{sig}",
+            f"Hello,\n\nWe are sorry. Please contact us at {contact}. "
+            f"Here is a voucher worth 500 EUR for you.\n\n{sig}",
+            f"Hello,\n\nWe are sorry. Call Maria on +44 7700 900123 or contact us at {contact}. "
+            f"We will send your order out to you again.\n\n{sig}",
         ][:n]
 
 

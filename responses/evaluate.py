@@ -48,7 +48,7 @@ def negative_reviews(lang: str, data: Path, n: int) -> tuple[list[tuple[str, str
     """Up to ``n`` (id, text) real negative reviews of a language, held-out split first."""
     from models.datasets import load_sentiment
 
-    rows = []
+    rows: list = []
     for split in ("test", "dev", "train"):
         rows += [r for r in load_sentiment(lang, split, data) if r.label == "negative" and r.text.strip()]
         if len(rows) >= n:
@@ -99,12 +99,16 @@ def evaluate_replies(
 
     reports = []
     for lang in langs:
-        reviews, source = negative_reviews(lang, data, per_language)
+        # Escalated reviews get no draft, so read on until `per_language` reviews were drafted.
+        reviews, source = negative_reviews(lang, data, 4 * per_language)
         report = LangReport(lang, source)
         rng = random.Random(7)
-        sample_ids = set(rng.sample([i for i, _ in reviews], min(samples, len(reviews))))
-        for start in range(0, len(reviews), 64):
-            chunk = reviews[start : start + 64]
+        first = [i for i, _ in reviews[:per_language]]
+        sample_ids = set(rng.sample(first, min(samples, len(first))))
+        start = 0
+        while start < len(reviews) and report.drafted < per_language:
+            chunk = reviews[start : start + min(64, per_language - report.drafted)]
+            start += len(chunk)
             analyses = analyzer.analyze([ReviewInput(id=i, text=t, language=lang) for i, t in chunk])
             for (rid, text), a in zip(chunk, analyses, strict=True):
                 result = drafter.draft(DraftInput(id=rid, text=text, rating=None, language=lang), a.to_dict())

@@ -16,6 +16,12 @@ EXPECTED_SCHEMA = {
         "unclassifiable", "truncated", "analyzed_at",
     ],
     "businesses": ["id", "name", "role", "created_at"],
+    "alert_deliveries": ["alert_id", "channel", "state", "attempts", "last_error", "updated_at", "sent_at"],
+    "alerts": ["id", "event_key", "kind", "business_id", "review_id", "title", "body", "payload", "created_at"],
+    "runs": [
+        "id", "flow", "status", "started_at", "finished_at", "duration_s", "params", "counts", "errors",
+        "prefect_run_id",
+    ],
     "audit_log": ["id", "logged_at", "actor", "action", "entity", "entity_id", "from_state", "to_state", "detail"],
     "draft_variants": ["draft_id", "variant", "text", "passed", "problems"],
     "drafts": [

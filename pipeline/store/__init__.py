@@ -25,9 +25,12 @@ import duckdb
 import pyarrow as pa
 
 from crawlers.items import CONTENT_FIELDS
+from pipeline.store.alerts import AlertsSQL
 from pipeline.store.drafting import DraftingSQL
 from pipeline.store.outbox import OutboxSQL
 from pipeline.store.responses import ResponsesSQL
+from pipeline.store.runs import RunsSQL
+from pipeline.store.trends import TrendsSQL
 
 
 class StoreError(Exception):
@@ -295,11 +298,61 @@ def _m004_responses(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m005_monitoring(con: duckdb.DuckDBPyConnection) -> None:
+    # `runs`: one row per flow run (what the scheduled, unattended runs did); `alerts` one row per event,
+    # keyed so a rerun can never raise the same alert twice; `alert_deliveries` one row per channel.
+    con.execute("CREATE SEQUENCE runs_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE runs (
+            id BIGINT PRIMARY KEY DEFAULT nextval('runs_id_seq'),
+            flow TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started_at TIMESTAMPTZ NOT NULL,
+            finished_at TIMESTAMPTZ,
+            duration_s DOUBLE,
+            params JSON,
+            counts JSON,
+            errors JSON,
+            prefect_run_id TEXT
+        )"""
+    )
+    con.execute("CREATE SEQUENCE alerts_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE alerts (
+            id BIGINT PRIMARY KEY DEFAULT nextval('alerts_id_seq'),
+            event_key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            business_id TEXT,
+            review_id BIGINT,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            payload JSON,
+            created_at TIMESTAMPTZ NOT NULL
+        )"""
+    )
+    con.execute(
+        """
+        CREATE TABLE alert_deliveries (
+            alert_id BIGINT NOT NULL,
+            channel TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            updated_at TIMESTAMPTZ NOT NULL,
+            sent_at TIMESTAMPTZ,
+            PRIMARY KEY (alert_id, channel)
+        )"""
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("001_core", _m001_core),
     ("002_feeds", _m002_feeds),
     ("003_analyses", _m003_analyses),
     ("004_responses", _m004_responses),
+    ("005_monitoring", _m005_monitoring),
 ]
 
 ANALYSIS_SCHEMA = pa.schema(
@@ -464,7 +517,7 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text and ("conflict" in text or "could not set" in text)
 
 
-class Connection(DraftingSQL, ResponsesSQL, OutboxSQL):
+class Connection(DraftingSQL, ResponsesSQL, OutboxSQL, AlertsSQL, RunsSQL, TrendsSQL):
     """A store transaction: the only handle through which code outside this module reaches data."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -858,7 +911,7 @@ class Connection(DraftingSQL, ResponsesSQL, OutboxSQL):
 
 _TABLES = {
     "businesses", "sources", "reviews", "review_versions", "crawl_runs", "ingested_feeds", "analyses",
-    "drafts", "draft_variants", "escalations", "users", "audit_log", "outbox",
+    "drafts", "draft_variants", "escalations", "users", "audit_log", "outbox", "runs", "alerts", "alert_deliveries",
 }
 
 

@@ -214,6 +214,46 @@ class PublishSettings(_Strict):
     secrets_file: Path | None = Field(default=None, description="TOML file with connector credentials (mode 600).")
 
 
+class AlertsSettings(_Strict):
+    """Urgent-review alerts: where they go and what counts as a negative spike. Secrets by env var name only."""
+
+    severity: bool = Field(default=True, description="Alert on every new severity-flagged review of our own.")
+    webhook_url_env: str | None = Field(
+        default=None, description="Name of the env var holding a Slack-compatible incoming-webhook URL."
+    )
+    email_to: list[str] = Field(default_factory=list, description="Recipients of alert e-mails.")
+    email_from: str = Field(default="reviewdesk@localhost", description="Sender address of alert e-mails.")
+    smtp_host: str = Field(default="localhost", description="SMTP server.")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_user_env: str | None = Field(default=None, description="Env var with the SMTP user name.")
+    smtp_password_env: str | None = Field(default=None, description="Env var with the SMTP password.")
+    spike_window_hours: float = Field(default=24, gt=0, description="Recent window the negative share is taken over.")
+    spike_baseline_days: float = Field(default=28, gt=0, description="Trailing baseline before the window.")
+    spike_min_reviews: int = Field(default=5, ge=1, description="No spike alert on fewer reviews in the window.")
+    spike_ratio: float = Field(default=2.0, gt=1, description="Window negative share must be this many times baseline.")
+    spike_min_share: float = Field(default=0.4, gt=0, le=1, description="...and at least this share of the window.")
+
+
+class ReportSettings(_Strict):
+    """Trend reports for marketing."""
+
+    timezone: str = Field(default="UTC", description="IANA time zone for weeks, months and the Monday report.")
+    output_dir: Path = Field(default=Path("reports"), description="Where CSV, Parquet and HTML reports are written.")
+    weeks: int = Field(default=12, ge=1, le=520, description="Weeks shown in the weekly report.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"expected an IANA time zone such as Europe/Warsaw, got {value!r}") from None
+        return value
+
+
 class Settings(_Strict):
     """Where data lives and how politely we crawl."""
 
@@ -236,6 +276,8 @@ class Config(_Strict):
     settings: Settings = Field(default_factory=Settings)
     responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
     businesses: list[Business] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow, get_run_logger
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from flows.common import FlowParams, RunSummary, open_store, recorded_run
 from pipeline.crawl import SPIDER_FOR_PLATFORM, crawl_sources
 from pipeline.ingest import register_sources
-from pipeline.store import Store
-from reviewdesk.config import load_config
+from reviewdesk.cli import report_row
 
 
-class CollectParams(BaseModel):
+class CollectParams(FlowParams):
     """Parameters of a collect run (Prefect renders them as a form)."""
 
-    config: Path = Field(default=Path("reviewdesk.toml"), description="The Reviewdesk config file.")
     sources: list[str] = Field(default_factory=list, description="Source names; empty means all enabled.")
     full: bool = Field(default=False, description="Read every page (finds edits and removals).")
 
 
-@flow(name="collect", log_prints=False)
-def collect(params: CollectParams | None = None) -> dict[str, dict[str, object]]:
-    """Crawl and ingest; one failing source never fails the others. Returns counts per source."""
-    params = params or CollectParams()
+def run_collect(params: CollectParams, summary: RunSummary) -> dict[str, dict[str, object]]:
+    """Crawl and ingest the sources in parallel (config's crawl_concurrency); a failing source fails alone."""
     logger = get_run_logger()
-    config = load_config(params.config)
-    store = Store(config.settings.database, lock_timeout=config.settings.lock_timeout_s)
+    config, store = open_store(params.config)
     register_sources(store, config)
     wanted = set(params.sources)
     sources = [
@@ -35,13 +29,25 @@ def collect(params: CollectParams | None = None) -> dict[str, dict[str, object]]
         if s.platform in SPIDER_FOR_PLATFORM and (s.name in wanted if wanted else s.enabled)
     ]
     reports = crawl_sources(store, sources, config.settings, full=params.full)
-    summary: dict[str, dict[str, object]] = {}
+    per_source: dict[str, dict[str, object]] = {}
+    totals = {"sources": len(reports), "new": 0, "updated": 0, "unchanged": 0, "removed": 0}
     for r in reports:
-        summary[r.source] = {
-            "status": r.status, "new": r.counts.new, "updated": r.counts.updated,
-            "unchanged": r.counts.unchanged, "removed": r.counts.removed, "error": r.error,
-        }
+        per_source[r.source] = report_row(r)
+        for key in ("new", "updated", "unchanged", "removed"):
+            totals[key] += getattr(r.counts, key)
+        if r.status != "ok":
+            summary.errors[f"collect:{r.source}"] = f"{r.status}: {r.error or ''}".strip()
         log = logger.info if r.status == "ok" else logger.warning
         log("%s: %s new=%d updated=%d unchanged=%d %s", r.source, r.status, r.counts.new, r.counts.updated,
             r.counts.unchanged, r.error or "")
-    return summary
+    summary.counts["collect"] = {**totals, "sources": per_source}
+    return per_source
+
+
+@flow(name="collect", log_prints=False)
+def collect(params: CollectParams | None = None) -> dict[str, dict[str, object]]:
+    """Crawl and ingest; one failing source never fails the others. Returns counts per source."""
+    params = params or CollectParams()
+    _, store = open_store(params.config)
+    with recorded_run(store, "collect", params, get_run_logger()) as summary:
+        return run_collect(params, summary)

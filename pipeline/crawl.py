@@ -44,6 +44,7 @@ def crawl_command(job: CrawlJob, settings: Any, extra_settings: dict[str, str] |
     scrapy_settings = {
         "USER_AGENT": settings.user_agent,
         "DOWNLOAD_DELAY": str(settings.download_delay_s),
+        "AUTOTHROTTLE_ENABLED": str(getattr(settings, "autothrottle", True)),
         "ROBOTSTXT_OBEY": "True" if settings.obey_robots_txt else "False",
         "LOG_FILE": str(job.log),
         "LOG_LEVEL": "INFO",

@@ -98,10 +98,20 @@ def _progress() -> Progress:
     )
 
 
-def print_reports(reports: list[IngestReport], title: str) -> None:
+def report_row(r: IngestReport) -> dict[str, Any]:
+    """One source's crawl outcome as a plain dict (what the collect flow records and the table shows)."""
+    return {
+        "source": r.source, "status": r.status, "new": r.counts.new, "updated": r.counts.updated,
+        "unchanged": r.counts.unchanged, "removed": r.counts.removed, "rejected": len(r.rejected),
+        "note": r.error or ("feed already ingested" if r.already_ingested else ""),
+    }
+
+
+def print_reports(reports: list[IngestReport] | list[dict[str, Any]], title: str) -> None:
     """Per source: new / updated / unchanged, or the reason it is unhealthy."""
+    rows = [r if isinstance(r, dict) else report_row(r) for r in reports]
     table = Table(title=title)
-    notes = [r.error or ("feed already ingested" if r.already_ingested else "") for r in reports]
+    notes = [r.get("note") or "" for r in rows]
     columns = ["source", "status", "new", "updated", "unchanged", "removed", "rejected"]
     if any(notes):
         columns.append("note")
@@ -112,15 +122,14 @@ def print_reports(reports: list[IngestReport], title: str) -> None:
                          min_width=len(col) if col not in ("source", "note") else None,
                          max_width=max(12, console.width - 62) if col == "source" else None,
                          overflow="ellipsis" if col == "source" else "fold")
-    for r, note in zip(reports, notes, strict=True):
-        c = r.counts
-        style = {"ok": "green", "partial": "yellow"}.get(r.status, "red")
-        if r.status == "failed":
+    for r, note in zip(rows, notes, strict=True):
+        style = {"ok": "green", "partial": "yellow"}.get(r["status"], "red")
+        if r["status"] == "failed":
             # A failed source never shows as "0 new": its numbers would be meaningless.
             nums = [Text("-")] * 5
         else:
-            nums = [_cell(c.new), _cell(c.updated), _cell(c.unchanged), _cell(c.removed), _cell(len(r.rejected))]
-        row = [_cell(r.source), Text(r.status.upper() if r.status != "ok" else "ok", style=style), *nums]
+            nums = [_cell(r[k]) for k in ("new", "updated", "unchanged", "removed", "rejected")]
+        row = [_cell(r["source"]), Text(r["status"].upper() if r["status"] != "ok" else "ok", style=style), *nums]
         if any(notes):
             row.append(_cell(note, 120))
         table.add_row(*row)
@@ -417,39 +426,44 @@ def demo(
     db: Annotated[Path, typer.Option(help="DuckDB file to fill.")] = Path("reviewdesk.duckdb"),
     data_dir: Annotated[Path, typer.Option(help="Raw layer folder.")] = Path("data"),
 ) -> None:
-    """Serve the bundled demo site on 127.0.0.1, crawl it, analyse and draft replies, and print a summary."""
-    from models.analyze import Analyzer, analyze_store
-    from responses.details import DetailDetector
-    from responses.stage import draft_stored
+    """Serve the bundled demo site on 127.0.0.1 and run the `monitor` flow on it: collect, analyse, draft, alert."""
+    import os
+
+    # Prefect runs the flow with a temporary local API (no server to set up); its INFO chatter would bury
+    # the summary, so the demo keeps it at warnings unless the user asked otherwise.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # air-gapped: no telemetry calls
     from reviewdesk.demo import run_demo
 
     with friendly_errors():
-        reports = run_demo(db, data_dir, crawl=lambda cfg, store: run_crawl(
-            cfg, store, None, extra_settings={"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False"}))
-        print_reports(reports, f"demo crawl into {db}")
-        config_file = data_dir / "demo.toml"
-        config = load_config(config_file)
-        store = Store(db, lock_timeout=config.settings.lock_timeout_s)
-        with err.status("loading models (the first run converts the encoder, about a minute)"):
-            analyzer = Analyzer.load()
-        with err.status("analysing new and changed reviews"):
-            counts = analyze_store(store, analyzer)
-        with err.status("drafting replies"):
-            summary = draft_stored(store, config, config_file, details=DetailDetector(analyzer.encoder))
-        analysed = counts.pop("total")
+        result = run_demo(db, data_dir)
+        print_reports(counts_sources(result.summary), f"demo crawl into {db}")
+        counts = result.summary.get("counts", {})
+        analysed = counts.get("analyze", {}).get("analysed", 0)
+        drafted = counts.get("draft", {})
+        kinds = drafted.get("by_kind") or {}
         console.print(
-            f"analysed {analysed} review(s); drafted {summary.drafted} repl(ies) "
-            f"({', '.join(f'{k} {v}' for k, v in sorted(summary.by_kind.items())) or 'none'}), "
-            f"escalated {summary.escalated}; drafts wait for approval"
+            f"monitor {result.summary.get('status')}: analysed {analysed} review(s); "
+            f"drafted {drafted.get('drafted', 0)} repl(ies) "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items())) or 'none'}), "
+            f"escalated {drafted.get('escalated', 0)}; alerts {counts.get('alert', {}).get('new', 0)}; "
+            "drafts wait for approval"
         )
-        cfg_arg = f"--config {config_file}"
+        for stage, error in (result.summary.get("errors") or {}).items():
+            err.print(Text(f"{stage}: {error}", style="red"))
+        cfg_arg = f"--config {data_dir / 'demo.toml'}"
         console.print(
             f"Look at the data: reviewdesk reviews {cfg_arg}  (or status, reviews --rating 1-2 --format json)\n"
-            f"Work the drafts: reviewdesk inbox {cfg_arg}, reviewdesk show ID {cfg_arg}, "
-            f"reviewdesk escalations {cfg_arg}"
+            f"Work the drafts: reviewdesk users add YOU --role admin {cfg_arg}, then reviewdesk inbox {cfg_arg}, "
+            f"reviewdesk show ID {cfg_arg}, reviewdesk escalations {cfg_arg}"
         )
-        if any(r.status != "ok" for r in reports):
+        if result.summary.get("status") != "ok":
             raise typer.Exit(1)
+
+
+def counts_sources(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-source rows a monitor or collect run recorded."""
+    return list(summary.get("counts", {}).get("collect", {}).get("sources", {}).values())
 
 
 def main() -> None:
@@ -462,3 +476,5 @@ from reviewdesk import cli_models  # noqa: E402, F401, I001
 from reviewdesk import cli_responses  # noqa: E402, F401
 from reviewdesk import cli_inbox  # noqa: E402, F401
 from reviewdesk import cli_publish  # noqa: E402, F401
+from reviewdesk import cli_flows  # noqa: E402, F401
+from reviewdesk import cli_trends  # noqa: E402, F401

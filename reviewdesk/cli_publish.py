@@ -17,8 +17,9 @@ from rich.text import Text
 from pipeline.ingest import register_sources
 from responses.publish import PublishUsageError, entry_for_hand_posting, mark_posted, run_publish
 from responses.publish.connectors import ConnectorSet
-from responses.publish.credentials import CredentialsError, load_credentials
-from responses.publish.settings import PublishEnv, read_env
+from responses.publish.credentials import CredentialsError
+from responses.publish.outbox import connectors_for
+from responses.publish.settings import PublishEnv
 from reviewdesk import settings as env
 from reviewdesk.cli import ConfigOption, UserError, _cell, _fmt, _load, app, console, err, friendly_errors
 from reviewdesk.config import Config
@@ -43,12 +44,7 @@ def _publish_errors() -> Iterator[None]:
 
 
 def _connectors(cfg: Config, config: Path | None) -> tuple[PublishEnv, ConnectorSet]:
-    penv = read_env()
-    secrets = cfg.publish.secrets_file
-    if secrets is not None and not secrets.is_absolute():
-        # Like the playbook path: relative to the config file, not to wherever the command runs.
-        secrets = env.config_path(config).parent / secrets
-    return penv, ConnectorSet(penv, lambda: load_credentials(penv, secrets))
+    return connectors_for(cfg, env.config_path(config))
 
 
 @app.command()

@@ -233,6 +233,16 @@ class AlertsSettings(_Strict):
     spike_min_reviews: int = Field(default=5, ge=1, description="No spike alert on fewer reviews in the window.")
     spike_ratio: float = Field(default=2.0, gt=1, description="Window negative share must be this many times baseline.")
     spike_min_share: float = Field(default=0.4, gt=0, le=1, description="...and at least this share of the window.")
+    spike: bool = Field(default=True, description="Alert on a negative spike (thresholds above).")
+    spike_competitors: bool = Field(
+        default=False, description="Watch competitors for negative spikes too (their single reviews never alert)."
+    )
+    severity_max_age_days: float = Field(
+        default=7, gt=0, description="Older escalations and reviews never alert (a first run does not replay history)."
+    )
+    max_attempts: int = Field(
+        default=5, ge=1, le=50, description="A delivery failing transiently is retried on later runs up to this many."
+    )
 
 
 class ReportSettings(_Strict):
@@ -267,6 +277,7 @@ class Settings(_Strict):
     crawl_timeout_s: int = Field(default=3600, ge=10, description="A source's crawl is stopped after this.")
     download_delay_s: float = Field(default=1.0, ge=0, description="Minimum delay between requests.")
     obey_robots_txt: bool = True
+    autothrottle: bool = Field(default=True, description="Slow down when a site answers slowly (Scrapy AutoThrottle).")
     lock_timeout_s: float = Field(default=120, gt=0, description="Wait for another process's write.")
 
 

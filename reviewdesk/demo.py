@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from pipeline.ingest import IngestReport
-from pipeline.store import Store
-from reviewdesk.config import Config, load_config
+from reviewdesk.config import load_config
 
 # The demo site's companies: one is "ours", the others are competitors we watch.
 DEMO_COMPANIES = (
@@ -31,6 +30,7 @@ def demo_config_text(site_url: str, db: Path, data_dir: Path) -> str:
         f"data_dir = {q(str(data_dir))}",
         "crawl_concurrency = 2",
         "download_delay_s = 0.0",
+        "autothrottle = false",
         "",
     ]
     for business_id, name, role, slug, language in DEMO_COMPANIES:
@@ -108,12 +108,16 @@ def write_demo_playbooks(data_dir: Path) -> list[Path]:
     return paths
 
 
-def run_demo(
-    db: Path,
-    data_dir: Path,
-    crawl: Callable[[Config, Store], list[IngestReport]],
-) -> list[IngestReport]:
-    """Serve the demo site, write its config under data_dir, crawl it into db."""
+@dataclass
+class DemoResult:
+    """What the demo's monitor run did."""
+
+    summary: dict[str, Any]
+
+
+def run_demo(db: Path, data_dir: Path) -> DemoResult:
+    """Serve the demo site, write its config under data_dir, run the monitor flow on it into db."""
+    from flows.monitor import MonitorParams, monitor
     from reviewdesk.demo_site import DemoSite
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -121,6 +125,6 @@ def run_demo(
         path = data_dir / "demo.toml"
         path.write_text(demo_config_text(site.url, db, data_dir), encoding="utf-8")
         write_demo_playbooks(data_dir)
-        config = load_config(path)
-        store = Store(db, lock_timeout=config.settings.lock_timeout_s)
-        return crawl(config, store)
+        load_config(path)  # a broken demo config is a bug: fail here with the config error, not in the flow
+        summary = monitor(MonitorParams(config=path))
+        return DemoResult(summary)

@@ -23,6 +23,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pipeline.store import Store
@@ -348,3 +349,16 @@ def mark_posted(
         raise PublishUsageError(f"draft {draft_id} changed while it was being marked; run the command again")
     log.info("draft %s marked posted by %s", draft_id, user)
     return row
+
+
+def connectors_for(config: Config, config_file: Path) -> tuple[PublishEnv, ConnectorSet]:
+    """The environment snapshot and the lazily built connectors for a config (secrets file relative to it)."""
+    from responses.publish.credentials import load_credentials
+    from responses.publish.settings import read_env
+
+    penv = read_env()
+    secrets = config.publish.secrets_file
+    if secrets is not None and not secrets.is_absolute():
+        # Like the playbook path: relative to the config file, not to wherever the command runs.
+        secrets = config_file.parent / secrets
+    return penv, ConnectorSet(penv, lambda: load_credentials(penv, secrets))

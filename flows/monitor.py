@@ -31,14 +31,18 @@ def run_alert(params: MonitorParams, summary: RunSummary) -> dict[str, Any]:
     """Record new alert events once and deliver pending ones."""
     from datetime import UTC, datetime
 
-    from pipeline.alerts import deliver_alerts, detect_alerts
+    from pipeline.alerting import deliver_alerts, detect_alerts
 
     config, store = open_store(params.config)
     now = datetime.now(UTC)
     new = detect_alerts(store, config, now)
     delivered = deliver_alerts(store, config, now)
-    counts = {"new": len(new), **(delivered if isinstance(delivered, dict) else {"delivered": delivered})}
+    counts: dict[str, Any] = {"new": len(new), **delivered.counts()}
+    if delivered.blocked:
+        counts["blocked"] = delivered.blocked
     summary.counts["alert"] = counts
+    if "failed" in counts:
+        summary.errors["alert"] = f"{counts['failed']} alert delivery(ies) failed; see `reviewdesk alerts --list`"
     return counts
 
 

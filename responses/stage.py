@@ -120,7 +120,7 @@ def draft_stored(
                     ):
                         summary.escalated += 1
                     continue
-                tx.save_draft(
+                draft_id = tx.save_draft(
                     review_id=review["review_id"], content_hash=review["content_hash"],
                     model_version=analysis["model_version"], playbook_hash=drafter.playbook.fingerprint(),
                     generator=result.generator, language=result.language, review_language=result.review_language,
@@ -128,6 +128,8 @@ def draft_stored(
                     variants=[VariantRow(v.variant, v.text, v.passed, v.problems) for v in result.variants],
                     flags=result.flags, now=stamp,
                 )
+                if draft_id is None:
+                    continue  # another run drafted this text in the meantime
                 summary.drafted += 1
                 summary.by_kind[result.kind] = summary.by_kind.get(result.kind, 0) + 1
                 summary.blocked += not any(v.passed for v in result.variants)

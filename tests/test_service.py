@@ -562,7 +562,9 @@ def test_verifier_check_uses_the_business_playbook(world: dict[str, Any], tmp_pa
 
     no_playbook = tmp_path / "bare.toml"
     no_playbook.write_text(config_file.read_text().replace(f'playbook = "{EXAMPLE_PLAYBOOK}"\n', ""))
-    draft_id = make_draft(world["store"], review_ids(world["store"])["r1"], T0 + timedelta(days=1))
+    # A second review: one text gets one draft (the drafting stage never drafts the same text twice).
+    ingest(world["store"], tmp_path / "c.jsonl", [review(2, rating=1, published_at="2026-02-28T13:00:00Z")])
+    draft_id = make_draft(world["store"], review_ids(world["store"])["r2"], T0 + timedelta(days=1))
     bare = ReplyService(world["store"], "anna", check=verifier_check(load_config(no_playbook), no_playbook))
     with pytest.raises(PlaybookError, match="no reply playbook"):
         bare.approve(draft_id, text=edited)

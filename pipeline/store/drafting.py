@@ -64,8 +64,17 @@ class DraftingSQL(SQLBase):
         variants: list[VariantRow],
         flags: dict[str, Any],
         now: datetime,
-    ) -> int:
-        """Store a pending draft with its variants; an older pending draft of the review is superseded."""
+    ) -> int | None:
+        """Store a pending draft with its variants; an older pending draft of the review is superseded.
+
+        Returns None (and stores nothing) when this review text already has a draft: two runs that read the
+        same work list before either wrote can never both draft it.
+        """
+        exists = self._con.execute(
+            "SELECT id FROM drafts WHERE review_id = ? AND content_hash = ?", [review_id, content_hash]
+        ).fetchone()
+        if exists:
+            return None
         for (old_id,) in self._con.execute(
             "SELECT id FROM drafts WHERE review_id = ? AND state = 'pending'", [review_id]
         ).fetchall():

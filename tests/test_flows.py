@@ -22,7 +22,7 @@ EXPECTED = {
 }
 
 
-def _flow_of(entrypoint: str):  # noqa: ANN202
+def _flow_of(entrypoint: str):
     module_path, func = entrypoint.split(":")
     module = importlib.import_module(module_path.removesuffix(".py").replace("/", "."))
     return getattr(module, func)

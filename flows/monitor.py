@@ -41,8 +41,9 @@ def run_alert(params: MonitorParams, summary: RunSummary) -> dict[str, Any]:
     if delivered.blocked:
         counts["blocked"] = delivered.blocked
     summary.counts["alert"] = counts
-    if "failed" in counts:
-        summary.errors["alert"] = f"{counts['failed']} alert delivery(ies) failed; see `reviewdesk alerts --list`"
+    if not delivered.ok:
+        # failed, unknown (sent without an answer) or blocked (a channel cannot send): all need a person.
+        summary.errors["alert"] = f"alert delivery problems {counts}; see `reviewdesk alerts --list`"
     return counts
 
 

@@ -99,9 +99,13 @@ def model_version(runtime: str) -> str:
 def run_analyze(params: AnalyzeParams, summary: RunSummary, *, use_futures: bool = False) -> dict[str, int]:
     """Analyse pending reviews batch by batch; each batch is saved as soon as it is done."""
     config_path = str(params.config)
-    version = model_version(params.runtime)
+    # Without --reanalyze the work list does not depend on the model version (only on review text), so
+    # an hourly run with nothing new never loads the models.
+    version = model_version(params.runtime) if params.reanalyze else ""
     todo = pending_reviews(config_path, version, params.reanalyze, params.limit)
     counts: dict[str, int] = {"analysed": 0}
+    if todo and not version:
+        version = model_version(params.runtime)
     batches = [todo[i : i + params.batch_size] for i in range(0, len(todo), params.batch_size)]
     if use_futures:
         # On Dask every batch runs on some worker at once; the flow saves them in order as they finish.

@@ -104,12 +104,19 @@ def analyze(
     runtime: RuntimeOption = "onnx-int8",
     taxonomy: TaxonomyOption = None,
     batch_size: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+    dask_workers: Annotated[int, typer.Option(
+        "--dask-workers", min=0, max=64, help="Run batches on a local Dask cluster of this many processes.")] = 0,
+    dask_address: Annotated[str | None, typer.Option(
+        "--dask-address", help="Run batches on an existing Dask scheduler, e.g. tcp://10.0.0.5:8786.")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Analyse stored reviews that are new or changed since their last analysis."""
     from models.analyze import analyze_store
     from pipeline.ingest import register_sources
 
+    if dask_workers or dask_address:
+        _analyze_on_dask(config, reanalyze, limit, runtime, batch_size, dask_workers, dask_address)
+        return
     with friendly_errors():
         cfg, store = _load(config)
         register_sources(store, cfg)
@@ -133,6 +140,26 @@ def analyze(
         for key, value in sorted(counts.items()):
             table.add_row(Text(key), Text(str(value)))
         console.print(table)
+
+
+def _analyze_on_dask(config: Path | None, reanalyze: bool, limit: int | None, runtime: str, batch_size: int,
+                     workers: int, address: str | None) -> None:
+    import os
+
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from reviewdesk import settings as env
+
+    with friendly_errors():
+        _load(config)
+        from flows.analyze import AnalyzeParams, analyze_with_dask
+
+        params = AnalyzeParams(config=env.config_path(config), reanalyze=reanalyze, limit=limit, runtime=runtime,
+                               batch_size=batch_size, dask_workers=workers, dask_address=address)
+        counts = analyze_with_dask(params)
+    where = address or f"a local cluster of {workers} worker process(es)"
+    console.print(f"analysed {counts.get('analysed', 0)} review(s) on {where}: "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "analysed"))
 
 
 @app.command("eval")

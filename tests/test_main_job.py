@@ -55,4 +55,6 @@ def test_demo_twice(tmp_path: Path) -> None:
         assert tx.count("reviews") == stored
         assert tx.count("review_versions") == 0
         assert (tx.count("drafts"), tx.count("escalations")) == (drafts, escalations)
+        # Both runs were the `monitor` flow, recorded with their counts.
+        assert [r["status"] for r in tx.flow_runs("monitor")] == ["ok", "ok"]
     assert "analysed 0 review(s); drafted 0" in second.stdout

@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Both runs analyse the same texts: without this the second would read the first's results from the
+# analyze_batch cache (INPUTS + TASK_SOURCE) instead of running the models.
+os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
 
 
 def real_texts(data: Path, n: int) -> list[str]:

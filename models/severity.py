@@ -113,8 +113,9 @@ def calibration_path(config: Mapping[str, Any] | None = None) -> Path | None:
 def load_calibration(path: Path | None = None) -> dict[str, Any]:
     """The per-prototype calibration written by `models.train_severity` ({} when there is none).
 
-    It holds, per reference language (and pooled under "*"), each prototype's q-quantile cosine to ordinary
-    review sentences, keyed by the prototype's text; see `SeverityDetector` for how it is applied.
+    It holds, per reference language (and pooled under "*"), each prototype's quantile cosine to ordinary
+    review sentences, keyed by the prototype's text (a prototype it lacks keeps the configured threshold); see
+    `SeverityDetector` for how it is applied.
     """
     path = path if path is not None else calibration_path()
     if path is None or not path.is_file():
@@ -231,11 +232,13 @@ class SeverityDetector:
 
     Embedding check per sentence: a prototype fires when its cosine reaches its threshold and beats the closest
     benign ("none") prototype by the margin; a flag's score is its best firing prototype, and with
-    top_flag_only only the best-scoring flag is kept. Without a calibration every prototype's threshold is the
-    configured one. With one (`models/artifacts/severity/calibration.json`, see `models.train_severity`) a
-    prototype's threshold for a text in language L is max(configured threshold, the prototype's q-quantile
-    cosine over ordinary review sentences of L), the pooled quantile for languages outside the reference set:
-    a "hub" prototype that sits close to ordinary sentences of a language needs a closer match there.
+    top_flag_only only the best-scoring firing flag is kept (without a calibration this is the same as taking
+    the nearest flag first). Without a calibration every prototype's threshold is the configured one. With one
+    (`models/artifacts/severity/calibration.json`, written by `models.train_severity`) a prototype's threshold
+    for a text in language L is max(configured threshold, the prototype's q_L-quantile cosine over ordinary
+    review sentences of L), q_L being set so that a fixed share of those sentences gets any embedding flag;
+    languages outside the reference set use the pooled row. A "hub" prototype that sits close to ordinary
+    sentences of a language thus needs a closer match there.
     """
 
     def __init__(

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from models.severity import (
+    CALIBRATION_VERSION,
     FLAGS,
+    POOLED,
     SeverityDetector,
+    calibration_path,
+    default_detector,
     detect_severity,
     evaluate_severity,
     flags_of,
     lexicon_dir,
+    load_calibration,
     load_config,
+    load_prototypes,
 )
 
 SAMPLE = Path(__file__).resolve().parents[1] / "models" / "eval" / "severity_sample.jsonl"
@@ -44,6 +51,10 @@ def lexicon_only() -> SeverityDetector:
         ("he", "אני אגיש תביעה נגד המסעדה.", "legal_threat"),
         ("he", "התביעה כבר בדרך.", "legal_threat"),
         ("he", "הורעלתי מהאוכל שלכם.", "health_safety"),
+        ("he", 'פניתי לעו"ד בעניין הזה.', "legal_threat"),
+        ("he", "העו״ד שלי יפנה אליכם.", "legal_threat"),
+        ("pl", "Kierownik mnie poniżał przy wszystkich.", "discrimination_harassment"),
+        ("pl", "Zatruliśmy się rybą.", "health_safety"),
         ("hy", "Եթե գումարը չվերադարձնեք, ձեզ դատի կտամ։", "legal_threat"),
         ("hy", "Ընթրիքից հետո թունավորվեցինք։", "health_safety"),
         ("hy", "Տերը սպառնաց, որ կսպանի ինձ։", "violence_self_harm"),
@@ -76,6 +87,10 @@ def test_lexicon_finds_inflected_forms(lexicon_only: SeverityDetector, lang: str
         ("pl", "Pobierają opłatę za parking."),
         ("hu", "Nagy csalódás volt ez az étterem."),
         ("he", "אני חולה על המקום הזה, האוכל מטורף!"),
+        # "עוד" (= more) is not the abbreviation עו"ד (lawyer); "poniżej" = below, "zatrudnione" = employed.
+        ("he", "יש עוד הרבה מה לשפר, ועוד איך."),
+        ("pl", "Poniżej opisuję moje wrażenia z pobytu."),
+        ("pl", "Osoby zatrudnione w recepcji były miłe."),
         ("hy", "Թույն էր, շատ համեղ։"),
         ("hy", "Գողտրիկ սրճարան է։"),
     ],
@@ -168,3 +183,91 @@ def test_foreign_lexicons_do_not_fire_on_false_friends() -> None:
     # English loanwords still count in any language, and an undetermined Cyrillic text gets the Russian lexicon.
     assert "fraud" in flags_of(det.detect("Totalny scam, omijać szerokim łukiem.", "it"))
     assert "legal_threat" in flags_of(det.detect("Подам в суд!", "und"))
+
+
+# --- per-prototype calibration (models/train_severity.py, models/artifacts/severity/calibration.json) ---
+
+
+def test_calibration_artifact_loads_and_sets_thresholds() -> None:
+    calibration = load_calibration()
+    assert calibration["version"] == CALIBRATION_VERSION
+    assert set(calibration["quantiles"]) == {"en", "ru", "pl", "hu", "he", POOLED}
+    # Every severity prototype has a calibrated value in every row (keyed by its text, so edits are safe).
+    texts = {t for flag, sentences in load_prototypes().items() for t in sentences}
+    for row in calibration["quantiles"].values():
+        assert set(row) == texts
+    detector = SeverityDetector(embed=None)
+    assert detector.calibration == calibration
+    flags = [f for f, sentences in load_prototypes(include_none=True).items() for _ in sentences]  # detector order
+    severity = np.array([f != "none" for f in flags], dtype=bool)
+    for lang in ("en", "pl", "he", "de", None):
+        row = detector.thresholds(lang)
+        assert (row[severity] >= detector.threshold).all()
+        assert np.isinf(row[~severity]).all()
+    # Polish and Hebrew sentences sit close to many prototypes, so their thresholds were raised.
+    assert (detector.thresholds("pl")[severity] > detector.threshold).sum() >= 10
+    assert (detector.thresholds("he")[severity] > detector.threshold).sum() >= 10
+    # Languages outside the reference set get the pooled row.
+    assert np.array_equal(detector.thresholds("de"), detector.thresholds(POOLED))
+    # The calibration is part of the version, so stored analyses are redone when it changes.
+    assert SeverityDetector(embed=None, calibration={}).version != detector.version
+
+
+def test_detector_works_without_the_calibration(tmp_path: Path) -> None:
+    config = {**load_config(), "embedding": {**load_config()["embedding"], "calibration": str(tmp_path / "none.json")}}
+    assert calibration_path(config) == tmp_path / "none.json"
+    base = default_detector()
+    detector = SeverityDetector(base.embed, config=config, embed_id=base.embed_id)
+    assert detector.calibration == {}
+    assert (detector.thresholds("pl")[np.isfinite(detector.thresholds("pl"))] == detector.threshold).all()
+    hits = detector.detect("The owner screamed that he would break my legs if I posted this review.", "en")
+    assert [(h.flag, h.source) for h in hits] == [("violence_self_harm", "embedding")]
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "hub"),
+    [
+        ("pl", "Do hotelu wybrałam się z mamą ze względu na ofertę Medical Resort.",
+         "Po obiedzie trafiłam do szpitala z zatruciem pokarmowym."),
+        ("pl", "Do tej pani doktor trafiłam przypadkiem.", "Po obiedzie trafiłam do szpitala z zatruciem pokarmowym."),
+        ("pl", "Po obiedzie trafiłam na basen.", "Po obiedzie trafiłam do szpitala z zatruciem pokarmowym."),
+        ("he", "אני מאחל לך הצלחה רבה בתפקיד.", "אני אגיש נגדכם תביעה בבית משפט."),
+        ("he", "אני לא מסכים איתך בכלל.", "אני אגיש נגדכם תביעה בבית משפט."),
+    ],
+)
+def test_calibrated_hub_prototype_spares_ordinary_sentences(lang: str, text: str, hub: str) -> None:
+    calibrated = default_detector()
+    uncalibrated = SeverityDetector(calibrated.embed, calibration={}, embed_id=calibrated.embed_id)
+    # Without the calibration the "hub" prototype fires on this ordinary sentence ...
+    assert [h.matched for h in uncalibrated.detect(text, lang) if h.source == "embedding"] == [hub]
+    # ... with it, nothing does.
+    assert [h for h in calibrated.detect(text, lang) if h.source == "embedding"] == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "flag"),
+    [
+        ("en", "I will sue you and see you in court.", "legal_threat"),
+        ("en", "The security guard punched me in the face.", "violence_self_harm"),
+        ("ru", "Охранник избил моего мужа.", "violence_self_harm"),
+        ("ru", "После ужина у вас я отравился.", "health_safety"),
+        ("pl", "Złożę pozew do sądu przeciwko wam.", "legal_threat"),
+        ("pl", "Ochroniarz pobił mojego męża.", "violence_self_harm"),
+        ("pl", "Po kolacji zatrułam się rybą.", "health_safety"),
+        ("he", "אני הולך לתבוע אתכם בבית משפט.", "legal_threat"),
+        ("he", "המאבטח היכה את אחי.", "violence_self_harm"),
+        ("he", "הם גנבו לי את הכסף, נוכלים.", "fraud"),
+        ("hu", "Beperelem a céget.", "legal_threat"),
+        ("hu", "A biztonsági őr megverte a barátomat.", "violence_self_harm"),
+        ("hu", "Ez egy csaló cég, ellopták a pénzünket.", "fraud"),
+        ("de", "Ich werde Sie verklagen.", "legal_threat"),
+        ("es", "Voy a demandar a este restaurante.", "legal_threat"),
+    ],
+)
+def test_calibrated_embedding_signal_keeps_clear_threats(lang: str, text: str, flag: str) -> None:
+    """The embedding signal alone (lexicon off), calibrated, still flags plain threats in every language."""
+    base = default_detector()
+    config = {**load_config(), "lexicon": {**load_config()["lexicon"], "enabled": False}}
+    detector = SeverityDetector(base.embed, config=config, embed_id=base.embed_id)
+    assert detector.calibration
+    assert flags_of(detector.detect(text, lang)) == [flag]

@@ -256,6 +256,7 @@ class TopicModel:
         polarity_head: tuple[np.ndarray, np.ndarray] | None,
         tuned: dict[str, Any],
         config: dict[str, Any],
+        language_scale: dict[str, Any] | None = None,
     ) -> None:
         self.taxonomy = taxonomy
         self.names = taxonomy.names
@@ -281,9 +282,12 @@ class TopicModel:
                                   for n in self.names], dtype=np.float32)
         strict = tuned.get("zero_shot_strict_thresholds", {})
         self.zs_strict = np.array([strict.get(n, 1.0) if n in heads else 1.0 for n in self.names], dtype=np.float32)
+        # Languages without heads: zero-shot scores stretched to English's spread (models/calibrate_topics.py).
+        self.language_scale = dict(language_scale or {})
         # Changes whenever the merged taxonomy, the thresholds or the heads' tuning change (analyses are keyed by it).
         digest = hashlib.sha1(json.dumps([[(t.name, t.phrases(), t.threshold) for t in taxonomy.topics],
-                                          taxonomy.default_threshold, tuned], sort_keys=True, default=str).encode())
+                                          taxonomy.default_threshold, tuned, self.language_scale],
+                                         sort_keys=True, default=str).encode())
         self.version = f"topics-{tuned.get('version', 'untrained')}-{digest.hexdigest()[:10]}"
 
     @classmethod
@@ -325,7 +329,12 @@ class TopicModel:
         elif not use_heads and (folder / "config.json").exists():
             tuned = json.loads((folder / "config.json").read_text(encoding="utf-8"))
             tuned = {"zero_shot_thresholds": tuned.get("zero_shot_thresholds", {}), "version": "zero-shot"}
-        return cls(taxonomy, per_topic, heads, polarity, tuned, config)
+        scale_file = folder / "language_scale.json"
+        scale = None
+        if scale_file.exists() and config["zero_shot"].get("language_scale", True):
+            raw = json.loads(scale_file.read_text(encoding="utf-8"))
+            scale = {"scale": raw.get("scale", {}), "default": raw.get("default_scale", 1.0)}
+        return cls(taxonomy, per_topic, heads, polarity, tuned, config, scale)
 
     # -- scores
 
@@ -355,6 +364,15 @@ class TopicModel:
                 out[:, j] = _sigmoid(x @ w + b)
         return out
 
+    def scale_for(self, lang: str | None) -> float:
+        """Factor that stretches a headless language's zero-shot scores to English's spread (1.0 when uncalibrated)."""
+        if not self.language_scale or lang is None:
+            return 1.0
+        code = lang.split("-")[0].lower()
+        if code == "und":  # no evidence of the language (short or mixed text): leave the scores alone
+            return 1.0
+        return float(self.language_scale["scale"].get(code, self.language_scale.get("default", 1.0)))
+
     def uses_heads(self, lang: str | None) -> bool:
         """Whether the supervised heads apply to this language (they were trained and tuned on en and ru only)."""
         return bool(self.heads) and (lang is None or lang.split("-")[0].lower() in self.head_languages)
@@ -368,6 +386,7 @@ class TopicModel:
             # Heads barely transfer to languages they never saw (Hungarian "the waiter was rude" gets p=0.09), so
             # there every topic is zero-shot, with no threshold below the default one.
             floor = self.taxonomy.default_threshold if self.zero_shot_floor else -1.0
+            zs = zs * self.scale_for(lang)
             prob = _sigmoid((zs - np.maximum(self.zs_threshold, floor)) / self.temperature)
             return prob, prob >= 0.5
         zs_prob = _sigmoid((zs - self.zs_threshold) / self.temperature)

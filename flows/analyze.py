@@ -56,17 +56,12 @@ def pending_reviews(config_path: str, version: str, reanalyze: bool, limit: int 
 @task(cache_policy=INPUTS + TASK_SOURCE, cache_expiration=timedelta(days=7))
 def analyze_batch(rows: list[dict[str, Any]], runtime: str, version: str) -> list[dict[str, Any]]:
     """Analysis rows (without the save time) for a batch of reviews."""
-    from models.analyze import ReviewInput, analysis_row
+    from models.analyze import analysis_row, review_inputs
 
     analyzer = analyzer_for(runtime, _threads_per_worker())
     if analyzer.version != version:
         raise RuntimeError(f"worker models are {analyzer.version}, the flow expected {version}")
-    inputs = [
-        ReviewInput(id=str(r["id"]), text=r["text"], title=r["title"],
-                    language=r["declared_language"] or r["source_language"])
-        for r in rows
-    ]
-    results = analyzer.analyze(inputs)
+    results = analyzer.analyze(review_inputs(rows))
     return [analysis_row(r["id"], r["content_hash"], version, a, None) for r, a in zip(rows, results, strict=True)]
 
 

@@ -8,7 +8,6 @@ from pydantic import Field
 from flows.common import FlowParams, RunSummary, open_store, recorded_run
 from pipeline.crawl import SPIDER_FOR_PLATFORM, crawl_sources
 from pipeline.ingest import register_sources
-from reviewdesk.cli import report_row
 
 
 class CollectParams(FlowParams):
@@ -32,7 +31,7 @@ def run_collect(params: CollectParams, summary: RunSummary) -> dict[str, dict[st
     per_source: dict[str, dict[str, object]] = {}
     totals = {"sources": len(reports), "new": 0, "updated": 0, "unchanged": 0, "removed": 0}
     for r in reports:
-        per_source[r.source] = report_row(r)
+        per_source[r.source] = r.row()
         for key in ("new", "updated", "unchanged", "removed"):
             totals[key] += getattr(r.counts, key)
         if r.status != "ok":

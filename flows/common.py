@@ -31,7 +31,8 @@ def open_store(config_path: Path | str) -> tuple[Any, Store]:
 
     config = load_config(Path(config_path))
     db = env.database_override() or config.settings.database
-    return config, Store(db, lock_timeout=config.settings.lock_timeout_s)
+    timeout = env.lock_timeout_override() or config.settings.lock_timeout_s
+    return config, Store(db, lock_timeout=timeout)
 
 
 # Errors that can succeed on retry: the database held by another writer, the network, timeouts.

@@ -274,6 +274,15 @@ def analysis_row(review_id: int, content_hash: str, version: str, a: Analysis, a
     }
 
 
+def review_inputs(rows: list[dict[str, Any]]) -> list[ReviewInput]:
+    """Analysis inputs for rows of ``reviews_to_analyze`` (declared language, else the source's)."""
+    return [
+        ReviewInput(id=str(r["id"]), text=r["text"], title=r["title"],
+                    language=r["declared_language"] or r["source_language"])
+        for r in rows
+    ]
+
+
 def analyze_store(
     store: Any,
     analyzer: Analyzer,
@@ -295,12 +304,7 @@ def analyze_store(
         progress(0, len(todo))
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
-        inputs = [
-            ReviewInput(id=str(r["id"]), text=r["text"], title=r["title"],
-                        language=r["declared_language"] or r["source_language"])
-            for r in batch
-        ]
-        results = analyzer.analyze(inputs)
+        results = analyzer.analyze(review_inputs(batch))
         now = datetime.now(UTC)
         rows = [analysis_row(r["id"], r["content_hash"], analyzer.version, a, now)
                 for r, a in zip(batch, results, strict=True)]

@@ -55,6 +55,14 @@ class IngestReport:
         """True when the run fully succeeded."""
         return self.status == "ok"
 
+    def row(self) -> dict[str, Any]:
+        """This outcome as a plain dict (what the collect flow records and the crawl table shows)."""
+        return {
+            "source": self.source, "status": self.status, "new": self.counts.new, "updated": self.counts.updated,
+            "unchanged": self.counts.unchanged, "removed": self.counts.removed, "rejected": len(self.rejected),
+            "note": self.error or ("feed already ingested" if self.already_ingested else ""),
+        }
+
 
 def feed_fingerprint(path: Path, source: str) -> str:
     """SHA-256 over the source name, the feed's bytes and its manifest's bytes.

@@ -15,20 +15,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from models.topics import BUILTIN_TOPICS
+
 PHRASING_DIR = Path(__file__).parent / "phrasing"
 
-TOPICS = (
-    "delivery",
-    "product_quality",
-    "price_billing",
-    "staff_attitude",
-    "waiting_time",
-    "no_reply",
-    "order_returns",
-    "website_app",
-    "cleanliness_ambience",
-    "food_drink",
-)
+TOPICS = BUILTIN_TOPICS
 # Finer complaints inside a topic; detected from the evidence sentence (responses/details.py).
 DETAILS = {
     "delivery": ("late", "damaged", "lost"),

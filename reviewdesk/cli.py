@@ -20,7 +20,7 @@ from rich.text import Text
 from pipeline.ingest import IngestReport, RowError, ingest_feed, register_sources
 from pipeline.store import Store, StoreError
 from reviewdesk import settings as env
-from reviewdesk.config import Config, ConfigError, load_config
+from reviewdesk.config import Config, ConfigError
 
 app = typer.Typer(
     help="Reviewdesk: collect, understand and answer public reviews.",
@@ -62,10 +62,9 @@ def friendly_errors() -> Iterator[None]:
 
 
 def _load(config_path: Path | None) -> tuple[Config, Store]:
-    config = load_config(env.config_path(config_path))
-    db = env.database_override() or config.settings.database
-    timeout = env.lock_timeout_override() or config.settings.lock_timeout_s
-    return config, Store(db, lock_timeout=timeout)
+    from flows.common import open_store
+
+    return open_store(env.config_path(config_path))
 
 
 def _fmt(value: Any) -> str:
@@ -98,18 +97,9 @@ def _progress() -> Progress:
     )
 
 
-def report_row(r: IngestReport) -> dict[str, Any]:
-    """One source's crawl outcome as a plain dict (what the collect flow records and the table shows)."""
-    return {
-        "source": r.source, "status": r.status, "new": r.counts.new, "updated": r.counts.updated,
-        "unchanged": r.counts.unchanged, "removed": r.counts.removed, "rejected": len(r.rejected),
-        "note": r.error or ("feed already ingested" if r.already_ingested else ""),
-    }
-
-
 def print_reports(reports: list[IngestReport] | list[dict[str, Any]], title: str) -> None:
     """Per source: new / updated / unchanged, or the reason it is unhealthy."""
-    rows = [r if isinstance(r, dict) else report_row(r) for r in reports]
+    rows = [r if isinstance(r, dict) else r.row() for r in reports]
     table = Table(title=title)
     notes = [r.get("note") or "" for r in rows]
     columns = ["source", "status", "new", "updated", "unchanged", "removed", "rejected"]
@@ -427,12 +417,9 @@ def demo(
     data_dir: Annotated[Path, typer.Option(help="Raw layer folder.")] = Path("data"),
 ) -> None:
     """Serve the bundled demo site on 127.0.0.1 and run the `monitor` flow on it: collect, analyse, draft, alert."""
-    import os
-
     # Prefect runs the flow with a temporary local API (no server to set up); its INFO chatter would bury
     # the summary, so the demo keeps it at warnings unless the user asked otherwise.
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # air-gapped: no telemetry calls
+    env.quiet_prefect()
     from reviewdesk.demo import run_demo
 
     with friendly_errors():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Annotated
 
 import typer
@@ -14,12 +13,6 @@ from reviewdesk import settings as env
 from reviewdesk.cli import ConfigOption, _cell, _load, app, console, err, friendly_errors, print_reports
 
 
-def _quiet_prefect() -> None:
-    # The flows run with Prefect's temporary local API (no server needed); keep its chatter to warnings.
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
-
 @app.command()
 def monitor(
     full: Annotated[bool, typer.Option("--full", help="Read every page of every source.")] = False,
@@ -28,7 +21,7 @@ def monitor(
     config: ConfigOption = None,
 ) -> None:
     """Run the monitor flow once: collect, analyse, draft, alert (what the hourly schedule runs)."""
-    _quiet_prefect()
+    env.quiet_prefect()
     with friendly_errors():
         _load(config)  # a config error is reported here, before Prefect starts
         from flows.monitor import MonitorParams

@@ -144,11 +144,9 @@ def analyze(
 
 def _analyze_on_dask(config: Path | None, reanalyze: bool, limit: int | None, runtime: str, batch_size: int,
                      workers: int, address: str | None) -> None:
-    import os
-
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from reviewdesk import settings as env
+
+    env.quiet_prefect()
 
     with friendly_errors():
         _load(config)

@@ -40,3 +40,9 @@ def acting_user(explicit: str | None = None) -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (some containers)
         return "unknown"
+
+
+def quiet_prefect() -> None:
+    """Flows run from the CLI use Prefect's temporary local API: keep its chatter to warnings, no telemetry."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # air-gapped: no calls home

@@ -8,6 +8,7 @@ their query string (``/reviews?page=2``); anything else is a 404.
 from __future__ import annotations
 
 import os
+import socketserver
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = "text/html; charset=utf-8"
@@ -51,17 +52,18 @@ class _Server(ThreadingHTTPServer):
     owner: StaticServer
 
 
-class StaticServer:
-    """Serve fixed bodies by path on 127.0.0.1 and remember every requested path."""
+class LoopbackServer:
+    """A socketserver on 127.0.0.1 (any free port) in a daemon thread, used as a context manager.
 
-    def __init__(self, routes: Mapping[str, tuple[bytes, str]] | None = None) -> None:
-        self.routes: dict[str, tuple[bytes, str]] = dict(routes or {})
-        self.requests: list[str] = []
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.owner = self
+    Subclasses set their own state, then call ``_listen``; handlers reach the subclass as ``server.owner``.
+    """
+
+    def _listen(self, server_class: type[socketserver.BaseServer], handler: type) -> None:
+        self._server = server_class(("127.0.0.1", 0), handler)
+        self._server.owner = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> StaticServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -73,9 +75,23 @@ class StaticServer:
         self._thread.join(timeout=5)
 
     @property
+    def port(self) -> int:
+        """The TCP port on 127.0.0.1."""
+        return int(self._server.server_address[1])
+
+    @property
     def base(self) -> str:
         """``http://127.0.0.1:PORT`` of the running server."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
+
+
+class StaticServer(LoopbackServer):
+    """Serve fixed bodies by path on 127.0.0.1 and remember every requested path."""
+
+    def __init__(self, routes: Mapping[str, tuple[bytes, str]] | None = None) -> None:
+        self.routes: dict[str, tuple[bytes, str]] = dict(routes or {})
+        self.requests: list[str] = []
+        self._listen(_Server, _Handler)
 
     def url(self, path: str) -> str:
         """Absolute URL of a path on this server."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import tomllib
+import typing
 from pathlib import Path
 
 import pytest
@@ -46,9 +47,8 @@ def test_prefect_yaml_entrypoints_and_schedules() -> None:
         assert parsed.timezone == example["report"]["timezone"]
         assert d["work_pool"]["name"] == "reviewdesk-process"
         # Parameters validate against the flow's pydantic model.
-        params_model = flow.fn.__annotations__["params"]
-        model = eval(params_model, vars(importlib.import_module(flow.fn.__module__)))  # "XParams | None"
-        model.__args__[0].model_validate(d["parameters"]["params"])
+        model = typing.get_args(typing.get_type_hints(flow.fn)["params"])[0]  # XParams | None
+        model.model_validate(d["parameters"]["params"])
     env = spec["definitions"]["work_pools"]["process_pool"]["job_variables"]["env"]
     for key, value in env.items():
         if any(word in key for word in ("TOKEN", "PASSWORD", "WEBHOOK", "SECRET")):

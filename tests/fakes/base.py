@@ -19,8 +19,9 @@ import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Literal
+
+from httpfixtures import LoopbackServer
 
 Answer = tuple[int, dict[str, str], bytes]
 
@@ -85,7 +86,7 @@ class _Server(ThreadingHTTPServer):
     owner: FakePlatform
 
 
-class FakePlatform:
+class FakePlatform(LoopbackServer):
     """Base of the fake APIs; see the module docstring."""
 
     def __init__(self) -> None:
@@ -95,27 +96,7 @@ class FakePlatform:
         self.duplicates: list[str] = []
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.owner = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    def __enter__(self) -> FakePlatform:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    @property
-    def base(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._listen(_Server, _Handler)
 
     # -- faults --------------------------------------------------------------------------------
 

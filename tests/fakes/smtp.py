@@ -16,8 +16,9 @@ import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from types import TracebackType
 from typing import cast
+
+from httpfixtures import LoopbackServer
 
 
 @dataclass
@@ -170,7 +171,7 @@ class _Server(socketserver.ThreadingTCPServer):
     owner: FakeSMTP
 
 
-class FakeSMTP:
+class FakeSMTP(LoopbackServer):
     """See the module docstring. Use as a context manager; ``port`` is where it listens."""
 
     def __init__(self, *, user: str | None = None, password: str | None = None) -> None:
@@ -180,25 +181,7 @@ class FakeSMTP:
         self.commands: list[str] = []
         self.lock = threading.Lock()
         self._faults: list[_Fault] = []
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.owner = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeSMTP:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    @property
-    def port(self) -> int:
-        """The TCP port on 127.0.0.1."""
-        return int(self._server.server_address[1])
+        self._listen(_Server, _Handler)
 
     def fail(self, times: int = 1, code: int = 451, *, at: str = "MAIL") -> None:
         """Answer the next ``times`` commands of stage ``at`` (MAIL, RCPT, DATA, END) with ``code``."""

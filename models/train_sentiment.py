@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
 from models.datasets import LABELS, LANGS
+from models.encoder import runtime_tag
 from models.sentiment import ARTIFACT_DIR, SentimentHead, SentimentModel
 
 LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
@@ -57,7 +58,7 @@ def load_xy(name: str, split: str, data: Path | None) -> XY:
               [r.text for r in fs.rows])
 
 
-INT8_ID = "e5-small-onnx-int8-windows"
+INT8_ID = f"e5-small-{runtime_tag('onnx-int8')}-windows"  # the key changes with the int8 recipe
 _ENCODER: Any = None
 
 
@@ -346,7 +347,7 @@ def int8_check(model: SentimentModel, data: Path | None) -> dict[str, dict[str, 
     out = {}
     for lang in LANGS:
         xy = keep3(load_xy(lang, "test", data))
-        x = cached_embeddings(xy.texts, "e5-small-onnx-int8-windows", embed, "passage", 0)
+        x = cached_embeddings(xy.texts, INT8_ID, embed, "passage", 0)
         out[lang] = scores(xy.y, model.probabilities(x, lang).argmax(1))
     return out
 

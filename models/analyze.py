@@ -1,7 +1,8 @@
 """Full analysis of reviews: language, sentences, sentiment, complaint topics, severity.
 
 One ``Analyzer`` holds every model once; ``analyze`` runs a batch through all stages with one
-encoder pass over the reviews and one over their sentences (length-sorted inside the encoder).
+encoder pass over the reviews' sentences (length-sorted inside the encoder); a review's own sentiment reads
+its sentences' vectors pooled, so no review is embedded twice.
 The same code serves ``reviewdesk classify`` (files, no database) and ``reviewdesk analyze``
 (the store), so both give the same fields from the same models.
 """
@@ -134,23 +135,37 @@ class Analyzer:
         version = "analysis-" + hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:12]
         return cls(encoder, sentiment, topics, severity, version)
 
-    def _embed_once(self, review_texts: list[str], sentence_texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """One encoder call for reviews and sentences, each distinct text once.
-
-        A one-sentence review is its own only sentence, and short reviews repeat ("Great service!"):
-        embedding each distinct text once saves a large share of the encoder's time.
-        """
-        unique = list(dict.fromkeys([*review_texts, *sentence_texts]))
+    def _embed_once(self, texts: list[str]) -> np.ndarray:
+        """Embed each distinct text once ("Great service!" repeats across reviews), rows in the given order."""
+        unique = list(dict.fromkeys(texts))
         if not unique:
-            empty = np.zeros((0, 384), np.float32)
-            return empty, empty
+            return np.zeros((0, int(getattr(self.encoder, "dim", 384))), np.float32)
         vectors = self.encoder.embed(unique)
         index = {text: i for i, text in enumerate(unique)}
+        return vectors[[index[t] for t in texts]]
 
-        def take(texts: list[str]) -> np.ndarray:
-            return vectors[[index[t] for t in texts]] if texts else np.zeros((0, vectors.shape[1]), np.float32)
+    def _review_vectors(self, reviews: list[str], sentences: list[list[Any]], sentence_vecs: np.ndarray) -> np.ndarray:
+        """Each review's sentiment input, pooled from its sentence vectors: no second encoder pass per review.
 
-        return take(review_texts), take(sentence_texts)
+        The sentence vectors are needed anyway (topics, severity); the head was trained on pooled vectors
+        (``models.sentiment.pool_sentences``). A review without sentences (never seen: every classifiable text
+        has one) is embedded whole.
+        """
+        from models.sentiment import pool_sentences
+
+        out = np.zeros((len(reviews), sentence_vecs.shape[1] if len(sentence_vecs) else 384), np.float32)
+        start = 0
+        missing = []
+        for k, sents in enumerate(sentences):
+            n = len(sents)
+            if n:
+                out[k] = pool_sentences(sentence_vecs[start:start + n], [len(s.text) for s in sents])
+            else:
+                missing.append(k)
+            start += n
+        if missing:
+            out[missing] = self._embed_once([reviews[k] for k in missing])
+        return out
 
     @staticmethod
     def _topic_polarity(evidence_polarity: str, review_result: Any) -> str:
@@ -178,7 +193,8 @@ class Analyzer:
         review_texts = [p[1] for p in classifiable]
         sentence_texts = [s.text for p in classifiable for s in sentences_of[id(p)]]
         sentence_langs = [p[2].code for p in classifiable for _ in sentences_of[id(p)]]
-        review_vecs, sentence_vecs = self._embed_once(review_texts, sentence_texts)
+        sentence_vecs = self._embed_once(sentence_texts)
+        review_vecs = self._review_vectors(review_texts, [sentences_of[id(p)] for p in classifiable], sentence_vecs)
         review_sent = self.sentiment.predict(review_vecs, [p[2].code for p in classifiable]) if review_texts else []
         sentence_sent = self.sentiment.predict(sentence_vecs, sentence_langs) if sentence_texts else []
         # Severity reads every text (an empty review has nothing to flag), reusing the sentence vectors.

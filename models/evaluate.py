@@ -27,17 +27,15 @@ LABELS = ["negative", "neutral", "positive"]
 def evaluate_sentiment(data: Path, runtime: str) -> dict[str, Any]:
     """3-class macro-F1 and accuracy per language on test splits, with the given encoder runtime."""
     from models.datasets import load_sentiment
-    from models.embedding_cache import cached_embeddings
-    from models.encoder import Encoder
     from models.sentiment import SentimentModel
+    from models.train_sentiment import text_features
 
     model = SentimentModel.load()
-    encoder = Encoder.load(runtime=runtime)
     out: dict[str, Any] = {}
     for lang in BASELINE:
         rows = [r for r in load_sentiment(lang, "test", data) if r.label in LABELS]  # type: ignore[arg-type]
-        texts = [r.text for r in rows]
-        vecs = cached_embeddings(texts, f"{encoder.model_id}-{runtime}", encoder.embed)
+        # The same input the analysis gives the head: the text's sentence vectors, pooled.
+        vecs = text_features([r.text for r in rows], [lang] * len(rows), runtime)
         pred = [p.label for p in model.predict(vecs, lang)]
         gold = [r.label for r in rows]
         out[lang] = {

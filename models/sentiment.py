@@ -72,6 +72,19 @@ class SentimentHead:
         return cls(layers, mean, scale)
 
 
+def pool_sentences(vectors: np.ndarray, lengths: Any) -> np.ndarray:
+    """A text's sentiment input: its sentence vectors' mean weighted by sentence length, L2-normalised.
+
+    The head reads reviews this way (``sentiment-2``): the analysis embeds every sentence anyway (topics and
+    severity need them), so a review costs no second encoder pass over its whole text. A one-sentence text is
+    its own sentence's vector.
+    """
+    v = np.asarray(vectors, dtype=np.float32)
+    w = np.maximum(np.asarray(lengths, dtype=np.float32), 1.0)
+    pooled = (v * w[:, None]).sum(axis=0)
+    return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise softmax."""
     z = z - z.max(axis=1, keepdims=True)

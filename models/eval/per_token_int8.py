@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from models.encoder import Encoder, prepare_onnx
+from models.encoder import Encoder, onnx_session, prepare_onnx
 
 
 def per_token_graph(src: Path, out: Path) -> int:
@@ -86,8 +86,6 @@ def per_token_graph(src: Path, out: Path) -> int:
 
 def main() -> None:
     """Build the variant and print cosine, speed and batch invariance beside the shipped int8 graph."""
-    import onnxruntime as ort
-
     from models.eval.quant_sensitivity import sample_texts
 
     encoder = Encoder.load(runtime="onnx-int8", threads=2)
@@ -95,19 +93,14 @@ def main() -> None:
     fp32 = prepare_onnx(encoder.source, True, quantized=False)
     int8 = prepare_onnx(encoder.source, True, quantized=True)
 
-    def session(path: Path) -> ort.InferenceSession:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 2
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-    encoder._session = session(fp32)
+    encoder._session = onnx_session(fp32, encoder.threads)
     reference = encoder.embed(texts)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         variant = Path(tmp) / "per-token.onnx"
         print("quantisers replaced:", per_token_graph(int8, variant))
         for name, path in (("shipped int8", int8), ("per-token int8", variant)):
-            encoder._session = session(path)
+            encoder._session = onnx_session(path, encoder.threads)
             encoder.embed(texts[:16])
             start = time.perf_counter()
             vecs = encoder.embed(texts)

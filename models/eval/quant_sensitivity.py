@@ -8,7 +8,6 @@ keeps in float32. Slow-ish: one quantisation per layer (about 10 s each on 2 cor
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -16,9 +15,8 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from models.encoder import Encoder, prepare_onnx, quantize_onnx
+from models.encoder import Encoder, onnx_session, prepare_onnx, quantize_onnx
 
-ROOT = Path(__file__).resolve().parents[2]
 FFN_OUT = "/inner/encoder/layer.{i}/output/dense/MatMul"
 
 app = typer.Typer(add_completion=False)
@@ -27,24 +25,15 @@ app = typer.Typer(add_completion=False)
 def sample_texts(data: Path, n: int = 150) -> list[str]:
     """Demo-site reviews plus English dev sentences (never a test split)."""
     from models.datasets import load_sentiment
+    from reviewdesk.demo_site import review_bodies
 
-    texts = []
-    for path in sorted((ROOT / "reviewdesk" / "demo_site" / "pages").glob("*.reviews.json")):
-        for r in json.loads(path.read_text(encoding="utf-8")):
-            body = f"{r.get('title') or ''}. {r.get('text') or ''}".strip(". ")
-            if body:
-                texts.append(body)
-    texts = list(dict.fromkeys(texts))[:n]
+    texts = list(dict.fromkeys(review_bodies()))[:n]
     return texts + [r.text for r in load_sentiment("en", "dev", data)][:n]
 
 
 def cosines(encoder: Encoder, path: Path, texts: list[str], reference: np.ndarray) -> tuple[float, float]:
     """Mean and minimum cosine of a graph's embeddings to the reference vectors."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = encoder.threads
-    encoder._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    encoder._session = onnx_session(path, encoder.threads)
     cos = (encoder.embed(texts) * reference).sum(axis=1)
     return float(cos.mean()), float(cos.min())
 

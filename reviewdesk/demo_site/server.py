@@ -70,6 +70,18 @@ def load_companies() -> dict[str, DemoCompany]:
     return companies
 
 
+def review_bodies() -> list[str]:
+    """"Title. text" of every bundled review, companies sorted by slug: real review texts for benchmarks."""
+    bodies = []
+    companies = load_companies()
+    for slug in sorted(companies):
+        for r in companies[slug].reviews:
+            body = f"{r.get('title') or ''}. {r.get('text') or ''}".strip(". ")
+            if body:
+                bodies.append(body)
+    return bodies
+
+
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 

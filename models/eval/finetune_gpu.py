@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -38,7 +39,7 @@ LORA_RANK = 16
 LORA_ALPHA = 32
 # Padded sentence tokens per training step. Big steps matter on the GPU: at 32 texts a step, kernel launches
 # dominated (65 ms a step with the encoder frozen, 245 ms with 3 trainable layers, H200, 2026-11-26).
-TOKEN_BUDGET = 65_536
+TOKEN_BUDGET = int(os.environ.get("FT_TOKENS", "65536"))
 CLASS_WEIGHT_CAP = 10.0
 
 
@@ -157,12 +158,17 @@ class Net(nn.Module):
         v = (h * m).sum(1).float() / mask.sum(1, keepdim=True).float()
         return nn.functional.normalize(v, dim=-1)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, mask4: torch.Tensor | None, seg: torch.Tensor,
-                w: torch.Tensor, n_ex: int) -> torch.Tensor:
-        """Logits per text from its sentences (seg: text index of each sentence, w: sentence weights)."""
+    def pooled(self, x: torch.Tensor, mask: torch.Tensor, mask4: torch.Tensor | None, seg: torch.Tensor,
+               w: torch.Tensor, n_ex: int) -> torch.Tensor:
+        """Each text's head input: its sentence vectors averaged by weight ``w`` (seg: text of each), L2."""
         v = self.vectors(x, mask, mask4)
         pooled = torch.zeros(n_ex, v.shape[1], device=v.device).index_add_(0, seg, v * w[:, None])
-        return self.head(nn.functional.normalize(pooled, dim=-1))
+        return nn.functional.normalize(pooled, dim=-1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, mask4: torch.Tensor | None, seg: torch.Tensor,
+                w: torch.Tensor, n_ex: int) -> torch.Tensor:
+        """Logits per text from its sentences."""
+        return self.head(self.pooled(x, mask, mask4, seg, w, n_ex))
 
 
 def attention_mask_4d(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -235,10 +241,17 @@ class Data:
 class Cache:
     """Hidden states of one layer for every token of the pack, computed once (bf16, ~2 GB)."""
 
-    def __init__(self, bert: nn.Module, data: Data, layer: int, budget: int, sentences: np.ndarray) -> None:
+    def __init__(self, layer: int, states: torch.Tensor, as_float: bool) -> None:
         self.layer = layer
-        self.float = data.device != "cuda"
-        self.states = torch.zeros(len(data.p["tokens"]) + 1, 384, dtype=torch.bfloat16, device=data.device)
+        self.states = states
+        self.float = as_float
+
+    @classmethod
+    def build(cls, bert: nn.Module, data: Data, layers: list[int], budget: int, sentences: np.ndarray
+              ) -> dict[int, Cache]:
+        """Caches of several layers from one pass over the sentences (length-sorted, ``budget`` tokens a step)."""
+        states = {k: torch.zeros(len(data.p["tokens"]) + 1, 384, dtype=torch.bfloat16, device=data.device)
+                  for k in layers}  # the extra last row is the padding row
         order = sentences[np.argsort(data.sent_len[sentences], kind="stable")]  # ascending length
         with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=data.device == "cuda"):
             s = 0
@@ -247,12 +260,14 @@ class Cache:
                 step = max(1, budget // int(data.sent_len[order[min(len(order), s + step) - 1]]))
                 flat = order[s:s + step]
                 pos, mask = data.padded(flat)
-                out = bert(input_ids=data.ids(pos), attention_mask=torch.from_numpy(mask).to(data.device),
-                           output_hidden_states=True).hidden_states[layer]
+                hidden = bert(input_ids=data.ids(pos), attention_mask=torch.from_numpy(mask).to(data.device),
+                              output_hidden_states=True).hidden_states
                 keep = torch.from_numpy(mask.astype(bool)).to(data.device)
                 where = torch.from_numpy(pos[mask.astype(bool)]).to(data.device)
-                self.states[where] = out[keep].to(torch.bfloat16)
+                for k in layers:
+                    states[k][where] = hidden[k][keep].to(torch.bfloat16)
                 s += step
+        return {k: cls(k, v, data.device != "cuda") for k, v in states.items()}
 
     def gather(self, pos: np.ndarray) -> torch.Tensor:
         """[n, width, 384] states at padded positions (zeros where -1)."""
@@ -260,8 +275,9 @@ class Cache:
         return self.states[idx].float() if self.float else self.states[idx]
 
 
-def logits_for(net: Net, data: Data, cache: Cache | None, examples: np.ndarray) -> torch.Tensor:
-    """Logits of a batch of examples."""
+def logits_for(net: Net, data: Data, cache: Cache | None, examples: np.ndarray, pooled: bool = False
+               ) -> torch.Tensor:
+    """Logits (or, with ``pooled``, the head inputs) of a batch of examples."""
     flat, seg = data.sentences_of(examples)
     pos, mask_np = data.padded(flat)
     mask = torch.from_numpy(mask_np).to(data.device)
@@ -270,7 +286,22 @@ def logits_for(net: Net, data: Data, cache: Cache | None, examples: np.ndarray) 
     else:
         x = cache.gather(pos)
         mask4 = attention_mask_4d(mask, x.dtype)
-    return net(x, mask, mask4, torch.from_numpy(seg).to(data.device), data.weights(flat), len(examples))
+    fn = net.pooled if pooled else net
+    return fn(x, mask, mask4, torch.from_numpy(seg).to(data.device), data.weights(flat), len(examples))
+
+
+@torch.no_grad()
+def export_vectors(net: Net, data: Data, cache: Cache | None, path: Path) -> None:
+    """Every example's head input (float16) with its pack index, for fitting the shipped head on them."""
+    net.eval()
+    examples = np.sort(np.concatenate(list(data.idx.values())))
+    out = np.zeros((len(examples), 384), dtype=np.float16)
+    where = {int(e): k for k, e in enumerate(examples)}
+    for chunk in data.batches(examples, TOKEN_BUDGET, None):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=data.device == "cuda"):
+            v = logits_for(net, data, cache, chunk, pooled=True)
+        out[[where[int(e)] for e in chunk]] = v.float().cpu().numpy()
+    np.savez(path, examples=examples, vectors=out)
 
 
 @torch.no_grad()
@@ -392,6 +423,8 @@ def train_variant(bert: nn.Module, data: Data, cache: Cache | None, variant: str
             result["test_mean"] = round(float(np.mean([v["macro_f1"] for v in result["test"].values()])), 4)
             if variant != "full":
                 save_branch(net, out / f"{variant}.npz")
+            if os.environ.get("FT_VECTORS"):
+                export_vectors(net, data, cache, out / f"{variant}-vectors.npz")
         result["seconds"] = round(time.time() - t0, 1)
         (out / "results.json").write_text(json.dumps({"device": data.device, "runs": log}, indent=1) + "\n")
         epoch_s = result["seconds"] / (epoch + 1)
@@ -420,9 +453,10 @@ DEFAULT_PLAN = ("frozen:0:30,branch-full-3:1e-4:4,branch-lora-3:5e-4:4,branch-fu
 
 
 def main(argv: list[str]) -> None:
-    """Train the variants of $FT_VARIANTS (name:lr:epochs,...) in order until $FT_BUDGET_S seconds have passed."""
-    import os
+    """Train the variants of $FT_VARIANTS (name:lr:epochs,...) in order until $FT_BUDGET_S seconds have passed.
 
+    $FT_VECTORS=1 also writes each variant's text vectors at its best epoch (for models.eval.branch_heads).
+    """
     pack_path, out = Path(argv[0]), Path(argv[1])
     smoke = "--smoke" in argv
     out.mkdir(parents=True, exist_ok=True)
@@ -437,7 +471,7 @@ def main(argv: list[str]) -> None:
     plan = [v.split(":") for v in os.environ.get("FT_VARIANTS", DEFAULT_PLAN).split(",")]
     layers = sorted({12 - (0 if v == "frozen" else int(v.rsplit("-", 1)[1])) for v, _, _ in plan if v != "full"})
     needed = np.concatenate([data.sentences_of(ex)[0] for ex in data.idx.values()] + [pack["check_sent"]])
-    caches = {layer: Cache(bert, data, layer, TOKEN_BUDGET, np.unique(needed)) for layer in layers}
+    caches = Cache.build(bert, data, layers, TOKEN_BUDGET, np.unique(needed))
     print(f"loaded and cached layers {layers} in {time.time() - t0:.1f}s on {device}; "
           f"train {len(data.idx['train'])}", flush=True)
     check_model(bert, data, caches)

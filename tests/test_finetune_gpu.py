@@ -18,6 +18,7 @@ torch = pytest.importorskip("torch")
 
 from models.datasets import LabelledText  # noqa: E402
 from models.eval import finetune_gpu as ft  # noqa: E402
+from models.eval.branch_heads import compare  # noqa: E402
 from models.eval.finetune_pack import GROUPS, build  # noqa: E402
 
 TEXTS = [
@@ -102,5 +103,10 @@ def test_a_short_run_writes_results_and_branch_weights(pack_path: Path, tmp_path
     vectors = np.load(tmp_path / "frozen-vectors.npz")
     assert vectors["vectors"].shape == (3 * len(TEXTS), 384)
     assert np.allclose(np.linalg.norm(vectors["vectors"].astype(np.float32), axis=1), 1.0, atol=1e-2)
+    # The shipped head recipe, fitted on the exported vectors (how encoders are compared, on dev).
+    report = compare(pack_path, [tmp_path / "frozen-vectors.npz"])["frozen-vectors"]
+    assert set(report["dev"]) == set(report["test"]) == {"en", "ru", "pl", "hu", "he"}
+    assert all(0.0 <= v <= 1.0 for v in report["dev"].values())
+    assert report["dev_mean"] == pytest.approx(np.mean(list(report["dev"].values())), abs=1e-4)
     adapters = np.load(tmp_path / "branch-lora-2-adapters.npz")
     assert adapters.files and all(k.endswith((".a", ".b")) for k in adapters.files)

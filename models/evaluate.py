@@ -36,7 +36,7 @@ def evaluate_sentiment(data: Path, runtime: str) -> dict[str, Any]:
         rows = [r for r in load_sentiment(lang, "test", data) if r.label in LABELS]  # type: ignore[arg-type]
         # The same input the analysis gives the head: the text's sentence vectors, pooled.
         vecs = text_features([r.text for r in rows], [lang] * len(rows), runtime)
-        pred = [p.label for p in model.predict(vecs, lang)]
+        pred = [p.label for p in model.predict(vecs, lang, [r.text for r in rows])]
         gold = [r.label for r in rows]
         out[lang] = {
             "macro_f1": round(float(f1_score(gold, pred, labels=LABELS, average="macro", zero_division=0)), 4),

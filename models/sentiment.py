@@ -3,8 +3,11 @@
 A small head (logistic regression or one-hidden-layer MLP, weights in ``models/artifacts/sentiment/head.npz``)
 over the L2-normalised multilingual-e5-small passage embedding; ``config.json`` beside it holds the encoder id,
 label order, per-language logit offsets tuned on dev splits, optional per-language heads (``lang_heads``; arrays
-prefixed ``<lang>__`` in the same npz) and the star anchors. The same call serves whole reviews and single
-sentences: pass whichever embeddings you have, with their language codes. Reproduce with
+prefixed ``<lang>__`` in the same npz) and the star anchors. Where the texts are passed too and their language
+has one, a word and character n-gram model (``models/lexical.py``, ``lexical.npz``) adds its weighted log
+probabilities to the head's logits; the offsets were tuned for that sum (``lang_offsets``), and the head alone
+uses its own (``head_offsets``). The same call serves whole reviews and single sentences: pass whichever
+embeddings you have, with their language codes and texts. Reproduce with
 ``python -m models.train_sentiment --data ../shared/data``. No pickle anywhere.
 """
 
@@ -13,9 +16,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from models.lexical import LexicalModels
 
 ARTIFACT_DIR = Path(__file__).parent / "artifacts" / "sentiment"
 
@@ -99,6 +105,7 @@ class SentimentModel:
     head: SentimentHead
     config: dict[str, Any] = field(default_factory=dict)
     lang_heads: dict[str, SentimentHead] = field(default_factory=dict)
+    lexical: LexicalModels | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -123,7 +130,12 @@ class SentimentModel:
         with np.load(root / "head.npz", allow_pickle=False) as arrays:
             head = SentimentHead.from_arrays(arrays)
             lang_heads = {lang: SentimentHead.from_arrays(arrays, f"{lang}__") for lang in config.get("lang_heads", [])}
-        return cls(head, config, lang_heads)
+        lexical = None
+        if config.get("lexical_weight") and (root / "lexical.npz").exists():
+            from models.lexical import LexicalModels
+
+            lexical = LexicalModels.load(root / "lexical.npz")
+        return cls(head, config, lang_heads, lexical)
 
     def save(self, path: Path | str | None = None) -> Path:
         """Write ``head.npz`` and ``config.json``."""
@@ -134,12 +146,18 @@ class SentimentModel:
             arrays |= {f"{lang}__{key}": value for key, value in head.to_arrays().items()}
         self.config["lang_heads"] = sorted(self.lang_heads)
         np.savez_compressed(root / "head.npz", **arrays)
+        if self.lexical is not None:
+            self.lexical.save(root / "lexical.npz")
         (root / "config.json").write_text(json.dumps(self.config, indent=2, ensure_ascii=False) + "\n",
                                           encoding="utf-8")
         return root
 
-    def probabilities(self, embeddings: np.ndarray, langs: list[str | None] | str | None = None) -> np.ndarray:
-        """Class probabilities (n, 3) in :attr:`labels` order, with per-language offsets where the language is known."""
+    def probabilities(self, embeddings: np.ndarray, langs: list[str | None] | str | None = None,
+                      texts: list[str] | None = None) -> np.ndarray:
+        """Class probabilities (n, 3) in :attr:`labels` order, with per-language offsets where the language is known.
+
+        ``texts`` (the texts the embeddings were made from) let the language's n-gram model join in.
+        """
         x = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
         norms = np.linalg.norm(x, axis=1, keepdims=True)
         x = x / np.maximum(norms, 1e-12)
@@ -153,8 +171,19 @@ class SentimentModel:
             rows = [k for k, g in enumerate(lang_list) if g == lang]
             if rows:
                 z[rows] = head.logits(x[rows])
-        bias = np.stack([np.asarray(offsets.get(lang or "", default), dtype=np.float32) for lang in lang_list]) \
-            if len(x) else np.zeros((0, z.shape[1]), dtype=np.float32)
+        combined = np.zeros(len(x), dtype=bool)
+        if texts is not None and self.lexical is not None and len(x):
+            if len(texts) != len(x):
+                raise ValueError(f"{len(texts)} texts for {len(x)} embeddings")
+            lex, combined = self.lexical.log_proba(list(texts), lang_list)
+            z[combined] += float(self.config.get("lexical_weight", 0.0)) * lex[combined]
+        # The offsets were tuned for the logits they are added to: the sum where the n-gram model joined in,
+        # the head alone elsewhere.
+        head_offsets: dict[str, list[float]] = self.config.get("head_offsets", offsets)
+        bias = np.stack([
+            np.asarray((offsets if c else head_offsets).get(lang or "", default), dtype=np.float32)
+            for lang, c in zip(lang_list, combined, strict=True)
+        ]) if len(x) else np.zeros((0, z.shape[1]), dtype=np.float32)
         return softmax(z + bias)
 
     def stars(self, probs: np.ndarray) -> np.ndarray:
@@ -162,9 +191,10 @@ class SentimentModel:
         anchors = np.asarray(self.config.get("star_anchors", [1.0, 3.0, 5.0]), dtype=np.float32)
         return np.clip(probs @ anchors, 1.0, 5.0)
 
-    def predict(self, embeddings: np.ndarray, langs: list[str | None] | str | None = None) -> list[SentimentResult]:
-        """One :class:`SentimentResult` per embedding row."""
-        probs = self.probabilities(embeddings, langs)
+    def predict(self, embeddings: np.ndarray, langs: list[str | None] | str | None = None,
+                texts: list[str] | None = None) -> list[SentimentResult]:
+        """One :class:`SentimentResult` per embedding row (see :meth:`probabilities` for ``texts``)."""
+        probs = self.probabilities(embeddings, langs, texts)
         stars = self.stars(probs)
         labels = self.labels
         return [

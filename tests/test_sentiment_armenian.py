@@ -12,30 +12,26 @@ regression fails.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from sentiment_sets import load_rows, macro_f1_and_recalls
 
 pytestmark = pytest.mark.slow
-
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "hy_sentiment.jsonl"
-LABELS = ("negative", "neutral", "positive")
 
 
 @pytest.fixture(scope="module")
 def results() -> list[tuple[dict, object]]:
     from models.analyze import Analyzer, ReviewInput
 
-    rows = [json.loads(line) for line in FIXTURE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = load_rows("hy_sentiment.jsonl")
     # No declared language: detection has to find Armenian by itself.
     out = Analyzer.load().analyze([ReviewInput(id=r["id"], text=r["text"], language=None) for r in rows])
     return list(zip(rows, out, strict=True))
 
 
 def test_the_set_is_balanced_and_armenian() -> None:
-    rows = [json.loads(line) for line in FIXTURE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = load_rows("hy_sentiment.jsonl")
     assert Counter(r["label"] for r in rows) == {"positive": 16, "negative": 16, "neutral": 16}
     assert all(any("\u0531" <= ch <= "\u058f" for ch in r["text"]) for r in rows)
 
@@ -45,14 +41,7 @@ def test_language_is_detected(results) -> None:
 
 
 def test_macro_f1_and_recall_floors(results) -> None:
-    f1s, recalls = [], {}
-    for label in LABELS:
-        tp = sum(r["label"] == label and a.sentiment == label for r, a in results)
-        fp = sum(r["label"] != label and a.sentiment == label for r, a in results)
-        fn = sum(r["label"] == label and a.sentiment != label for r, a in results)
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-        recalls[label] = tp / (tp + fn)
-    macro = sum(f1s) / 3
+    macro, recalls = macro_f1_and_recalls([(r["label"], a.sentiment) for r, a in results])
     assert macro >= 0.75, (round(macro, 3), recalls)
     assert min(recalls.values()) >= 0.5, recalls
     # Stars follow the label: praise high, complaints low.

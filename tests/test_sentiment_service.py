@@ -1,0 +1,58 @@
+"""Sentiment on team-written customer-service reviews in Russian, Polish, Hungarian and Hebrew.
+
+The labelled sets of those languages are one genre each (restaurant sentences, PolEmo reviews, movie
+sentences, political Facebook comments). ``tests/fixtures/service_sentiment.jsonl`` holds 48 short reviews per
+language (16 per class) about delivery, refunds, support, staff, apps, hotels and food, written by the team on
+2026-11-26 (session 5) to check what the product actually reads. It is not independent: the training command
+uses it to veto a language's n-gram model that reads it worse than the head alone (``veto_by_team_set``), which
+dropped the Russian, Hungarian and Hebrew ones. Measured through the real analysis stage (onnx-int8, no declared
+language): see MODEL_CARD.md. The floors sit below the measured numbers, so a regression fails.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from sentiment_sets import load_rows, macro_f1_and_recalls
+
+pytestmark = pytest.mark.slow
+
+SET = "service_sentiment.jsonl"
+# Measured macro-F1 through the Analyzer (MODEL_CARD.md); floors about one text in 48 below.
+FLOORS = {"ru": 0.85, "pl": 0.75, "hu": 0.75, "he": 0.40}
+
+
+@pytest.fixture(scope="module")
+def results() -> list[tuple[dict, object]]:
+    from models.analyze import Analyzer, ReviewInput
+
+    rows = load_rows(SET)
+    out = Analyzer.load().analyze([ReviewInput(id=r["id"], text=r["text"], language=None) for r in rows])
+    return list(zip(rows, out, strict=True))
+
+
+def test_the_set_is_balanced() -> None:
+    rows = load_rows(SET)
+    assert Counter((r["lang"], r["label"]) for r in rows) == {
+        (lang, label): 16 for lang in FLOORS for label in ("negative", "neutral", "positive")}
+    assert len({r["text"] for r in rows}) == len(rows)
+
+
+def test_language_is_detected(results) -> None:
+    wrong = [(r["id"], a.language) for r, a in results if a.language != r["lang"]]
+    assert len(wrong) <= 2, wrong
+
+
+@pytest.mark.parametrize("lang", sorted(FLOORS))
+def test_macro_f1_floor(results, lang: str) -> None:
+    macro, recalls = macro_f1_and_recalls([(r["label"], a.sentiment) for r, a in results if r["lang"] == lang])
+    assert macro >= FLOORS[lang], (round(macro, 3), recalls)
+    if lang != "he":  # Hebrew reads half its complaints as praise: known gap (MODEL_CARD.md)
+        assert recalls["negative"] >= 0.75, recalls  # complaints are what the inbox is for
+
+
+def test_ordinary_reviews_are_rarely_escalated(results) -> None:
+    # None of these texts threatens, accuses of fraud, or reports harm.
+    escalated = [(r["id"], a.severity) for r, a in results if a.severity]
+    assert len(escalated) <= 20, escalated  # 18 of 192 today, 9 of them Hungarian: known gap (MODEL_CARD.md)

@@ -19,7 +19,8 @@ from sentiment_sets import load_rows, macro_f1_and_recalls
 pytestmark = pytest.mark.slow
 
 SET = "service_sentiment.jsonl"
-# Measured macro-F1 through the Analyzer (MODEL_CARD.md); floors about one text in 48 below.
+# Measured through the Analyzer: ru 0.938, pl 0.812, hu 0.817, he 0.494; floors a few texts below (int8 batch
+# effects alone move a language by two texts).
 FLOORS = {"ru": 0.85, "pl": 0.75, "hu": 0.75, "he": 0.40}
 
 
@@ -55,4 +56,6 @@ def test_macro_f1_floor(results, lang: str) -> None:
 def test_ordinary_reviews_are_rarely_escalated(results) -> None:
     # None of these texts threatens, accuses of fraud, or reports harm.
     escalated = [(r["id"], a.severity) for r, a in results if a.severity]
-    assert len(escalated) <= 20, escalated  # 18 of 192 today, 9 of them Hungarian: known gap (MODEL_CARD.md)
+    # 8 of 192 today (ru 2: "fraud" on a double charge and a stolen parcel; pl 4; he 2); 18 before the ru/hu/he
+    # benign prototypes were added, 9 of them Hungarian (MODEL_CARD.md, "Severity").
+    assert len(escalated) <= 10, escalated

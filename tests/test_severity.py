@@ -58,6 +58,10 @@ def lexicon_only() -> SeverityDetector:
         ("pl", "Po kolacji trafiłam do szpitala.", "health_safety"),
         ("pl", "Syna zabrali do szpitala karetką.", "health_safety"),
         ("pl", "Po zabiegu rana nie goiła się przez miesiąc.", "health_safety"),
+        # Hungarian injuries need a person (lexicon v2): "megsérültem", a child, a body part.
+        ("hu", "A gyerek megsérült a törött hintán.", "health_safety"),
+        ("hu", "Megsérültem a csúszós lépcsőn.", "health_safety"),
+        ("hu", "Megsérült a kezem az ajtóban.", "health_safety"),
         ("pl", "W pokoju biegały myszy.", "health_safety"),
         ("pl", "Syn złamał nogę na śliskich schodach.", "health_safety"),
         ("hy", "Եթե գումարը չվերադարձնեք, ձեզ դատի կտամ։", "legal_threat"),
@@ -103,6 +107,9 @@ def test_lexicon_finds_inflected_forms(lexicon_only: SeverityDetector, lang: str
         ("pl", "Mysz działa tylko przy mocniejszych ruchach."),
         ("pl", "Pan doktor pracuje też w szpitalu wojewódzkim."),
         ("pl", "Stwierdziła, że to infekcja wirusowa, i zleciła badania."),
+        # "sérült" is also damaged goods: "nothing was damaged", "the parcel arrived damaged".
+        ("hu", "Gondosan becsomagolva érkezett, semmi sem sérült."),
+        ("hu", "A csomag sérülten érkezett meg."),
         ("hy", "Թույն էր, շատ համեղ։"),
         ("hy", "Գողտրիկ սրճարան է։"),
     ],
@@ -243,7 +250,6 @@ def test_detector_works_without_the_calibration(tmp_path: Path) -> None:
          "Po obiedzie trafiłam do szpitala z zatruciem pokarmowym."),
         ("pl", "Do tej pani doktor trafiłam przypadkiem.", "Po obiedzie trafiłam do szpitala z zatruciem pokarmowym."),
         ("pl", "Po obiedzie trafiłam na basen.", "Po obiedzie trafiłam do szpitala z zatruciem pokarmowym."),
-        ("he", "אני מאחל לך הצלחה רבה בתפקיד.", "אני אגיש נגדכם תביעה בבית משפט."),
         ("he", "אני לא מסכים איתך בכלל.", "אני אגיש נגדכם תביעה בבית משפט."),
     ],
 )
@@ -254,6 +260,21 @@ def test_calibrated_hub_prototype_spares_ordinary_sentences(lang: str, text: str
     assert [h.matched for h in uncalibrated.detect(text, lang) if h.source == "embedding"] == [hub]
     # ... with it, nothing does.
     assert [h for h in calibrated.detect(text, lang) if h.source == "embedding"] == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        # Once a hub case above; since the Hebrew benign prototypes (session 5) nothing fires even uncalibrated.
+        ("he", "אני מאחל לך הצלחה רבה בתפקיד."),
+        ("he", "קיבלתי את החבילה בדואר אתמול."),
+        ("hu", "A futár délután hozta a csomagot."),
+        ("hu", "Bankkártyával fizettem, a számlát e-mailben kaptam."),
+        ("ru", "Я оформил заказ на сайте и оплатил картой."),
+    ],
+)
+def test_ordinary_order_sentences_raise_nothing(lang: str, text: str) -> None:
+    assert default_detector().detect(text, lang) == []
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ embeddings you have, with their language codes and texts. Reproduce with
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,18 @@ if TYPE_CHECKING:
     from models.lexical import LexicalModels
 
 ARTIFACT_DIR = Path(__file__).parent / "artifacts" / "sentiment"
+
+
+@functools.cache
+def low_confidence_languages() -> dict[str, str]:
+    """Languages whose complaints the shipped model often reads as praise, with the measured reason.
+
+    Written by the training command (``low_confidence`` in ``config.json``) from the team-written
+    customer-service reviews: a language whose negative recall there is under 0.75. The reply composer does not
+    trust a positive reading in these languages (``responses.compose.build_plan``).
+    """
+    config = json.loads((ARTIFACT_DIR / "config.json").read_text(encoding="utf-8"))
+    return {lang: str(reason) for lang, reason in config.get("low_confidence", {}).items()}
 
 
 @dataclass(frozen=True)

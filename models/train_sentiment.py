@@ -416,6 +416,7 @@ def train_all(data: Path | None, settings: HeadSettings | None = None) -> tuple[
     }
     model = SentimentModel(head, config, lang_heads, lexical)
     config["lang_heads"] = sorted(lang_heads)
+    config["low_confidence"] = low_confidence(model)
     pl_dev_all = load_xy("pl", "dev", data)
     star_ids, star_values = polemo_dev_stars(data)
     by_id = {i: k for k, i in enumerate(pl_dev_all.ids)}
@@ -477,6 +478,24 @@ def team_eval(model: SentimentModel) -> dict[str, dict[str, float]]:
     y = np.array([LABEL_INDEX[r["label"]] for r in rows])
     return {lang: scores(y[mask], probs[mask].argmax(1))
             for lang in dict.fromkeys(langs) for mask in [np.array([g == lang for g in langs], dtype=bool)]}
+
+
+# Below this share of complaints read as negative, a positive reading is not trusted for replies.
+MIN_NEGATIVE_RECALL = 0.75
+
+
+def low_confidence(model: SentimentModel) -> dict[str, str]:
+    """Languages of the service set whose complaints the model reads as negative less than MIN_NEGATIVE_RECALL."""
+    rows = [r for r in team_rows() if r["label"] == "negative"]
+    texts, langs = [r["text"] for r in rows], [r["lang"] for r in rows]
+    pred = model.probabilities(text_features(texts, langs), langs, texts).argmax(1)
+    out = {}
+    for lang in dict.fromkeys(langs):
+        hits = [int(p) == LABEL_INDEX["negative"] for p, g in zip(pred, langs, strict=True) if g == lang]
+        if sum(hits) / len(hits) < MIN_NEGATIVE_RECALL:
+            out[lang] = (f"{sum(hits)} of {len(hits)} team-written customer-service complaints read as negative "
+                         "(tests/fixtures/service_sentiment.jsonl); a positive reading is not trusted")
+    return out
 
 
 def float32_check(model: SentimentModel, data: Path | None) -> dict[str, dict[str, float]]:

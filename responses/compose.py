@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from models.sentiment import low_confidence_languages
 from responses.phrasing import Phrasing, load_phrasing
 from responses.playbook import Offer, Playbook
 
@@ -138,14 +139,21 @@ def build_plan(
         TopicPoint(t["name"], "negative", details.get(t["name"])) for t in topics if t["polarity"] == "negative"
     ]
     praises = [TopicPoint(t["name"], "positive") for t in topics if t["polarity"] == "positive"]
-    kind = review_kind(analysis.get("sentiment"), rating, len(complaints), len(praises))
+    sentiment = analysis.get("sentiment")
+    review_language = analysis.get("language") or ""
+    flags: dict[str, Any] = {}
+    distrust = low_confidence_languages().get(review_language)
+    if distrust and sentiment != "negative":
+        # In such a language a complaint is often read as praise ("the delivery was a week late" -> "glad you
+        # liked our fast delivery"), which is worse than no reply: thank neutrally unless the stars say more.
+        sentiment, praises = None, []
+        flags["sentiment_low_confidence"] = f"{review_language}: {distrust}"
+    kind = review_kind(sentiment, rating, len(complaints), len(praises))
     if kind == "neutral":
         praises = []
-    review_language = analysis.get("language") or ""
     language, fallback = review_language, False
     if load_phrasing(review_language) is None:
         language, fallback = playbook.default_language, True
-    flags: dict[str, Any] = {}
     if fallback:
         known = review_language if review_language not in ("", "und", None) else "an unknown language"
         flags["language_fallback"] = f"no phrasing for {known}: answered in {language}"

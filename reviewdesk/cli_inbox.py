@@ -187,6 +187,9 @@ def _print_draft(data: dict[str, Any]) -> None:
     console.print(head)
     if data["stale"]:
         console.print(Text(f"  {data['stale']}", style="bold red"))
+    low = (d.get("flags") or {}).get("sentiment_low_confidence")
+    if low:  # the composer ignored a positive reading in this language: the reviewer may be complaining
+        console.print(Text(f"  sentiment not trusted here, read the review: {safe(str(low))}", style="yellow"))
     if data["successor"]:
         console.print(Text(f"  newer draft of this review: #{data['successor']}", style="yellow"))
 

@@ -116,6 +116,29 @@ def test_offers_come_from_the_playbook_for_the_complaint_topics() -> None:
     assert plan.ask == "visit" and [o.kind for o in plan.offers] == ["investigate"]
 
 
+def test_positive_reading_is_not_trusted_where_complaints_read_as_praise() -> None:
+    from models.sentiment import low_confidence_languages
+
+    # Hebrew complaints are often read as praise (MODEL_CARD.md); English ones are not.
+    assert "he" in low_confidence_languages() and "en" not in low_confidence_languages()
+    praise = analysis(lang="he", sentiment="positive", topics=[("delivery", "positive")])
+    plan = build_plan(review_id="1", analysis=praise, rating=None, author=None, playbook=PLAYBOOK, max_chars=4096)
+    assert plan.kind == "neutral" and plan.praises == [] and plan.offers == []
+    assert plan.flags["sentiment_low_confidence"].startswith("he: ")
+    # The stars still count, and so do complaints and a negative reading.
+    plan = build_plan(review_id="1", analysis=praise, rating=5, author=None, playbook=PLAYBOOK, max_chars=4096)
+    assert plan.kind == "positive" and plan.praises == []
+    mixed = analysis(lang="he", sentiment="positive", topics=[("delivery", "negative"), ("food_drink", "positive")])
+    plan = build_plan(review_id="1", analysis=mixed, rating=None, author=None, playbook=PLAYBOOK, max_chars=4096)
+    assert plan.kind == "negative" and [c.name for c in plan.complaints] == ["delivery"]
+    plan = build_plan(review_id="1", analysis=analysis(lang="he"), rating=None, author=None, playbook=PLAYBOOK,
+                      max_chars=4096)
+    assert plan.kind == "negative" and "sentiment_low_confidence" not in plan.flags
+    english = analysis(lang="en", sentiment="positive", topics=[("delivery", "positive")])
+    plan = build_plan(review_id="1", analysis=english, rating=None, author=None, playbook=PLAYBOOK, max_chars=4096)
+    assert plan.kind == "positive" and [p.name for p in plan.praises] == ["delivery"]
+
+
 def test_unknown_language_falls_back_and_says_so() -> None:
     plan = build_plan(review_id="1", analysis=analysis(lang="ja"), rating=1, author=None, playbook=PLAYBOOK,
                       max_chars=4096)

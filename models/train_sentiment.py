@@ -470,11 +470,11 @@ def team_rows() -> list[dict[str, Any]]:
             for line in (TRUSTPILOT_DIR.parent / name).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def team_eval(model: SentimentModel) -> dict[str, dict[str, float]]:
+def team_eval(model: SentimentModel, runtime: str = FEATURE_RUNTIME) -> dict[str, dict[str, float]]:
     """Per-language scores on the team-written sets, as the analysis reads them (texts passed)."""
     rows = team_rows()
     texts, langs = [r["text"] for r in rows], [r["lang"] for r in rows]
-    probs = model.probabilities(text_features(texts, langs), langs, texts)
+    probs = model.probabilities(text_features(texts, langs, runtime), langs, texts)
     y = np.array([LABEL_INDEX[r["label"]] for r in rows])
     return {lang: scores(y[mask], probs[mask].argmax(1))
             for lang in dict.fromkeys(langs) for mask in [np.array([g == lang for g in langs], dtype=bool)]}

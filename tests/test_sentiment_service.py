@@ -59,3 +59,25 @@ def test_ordinary_reviews_are_rarely_escalated(results) -> None:
     # 8 of 192 today (ru 2: "fraud" on a double charge and a stolen parcel; pl 4; he 2); 18 before the ru/hu/he
     # benign prototypes were added, 9 of them Hungarian (MODEL_CARD.md, "Severity").
     assert len(escalated) <= 10, escalated
+
+
+def test_team_sets_appear_in_the_eval_report() -> None:
+    from rich.console import Console
+
+    from models.evaluate import render_tables
+    from models.sentiment import SentimentModel
+    from models.train_sentiment import team_eval
+
+    scores = team_eval(SentimentModel.load())
+    assert {lang: row["n"] for lang, row in scores.items()} == {"ru": 48, "pl": 48, "hu": 48, "he": 48, "hy": 48}
+    assert scores["pl"]["macro_f1"] >= FLOORS["pl"]
+    zero = {"precision": 0, "recall": 0, "f1": 0}
+    topics = {lang: {"heads_plus_zero_shot": zero, "zero_shot_only": zero, "split": "-"} for lang in ("en", "ru")}
+    severity = {"overall": zero, "escalation": zero, "per_flag": {}, "per_lang": {}}
+    results = {"sentiment": {"onnx-int8": {}}, "sentiment_team_sets": scores,
+               "topics": {"mapped_topics": [], **topics}, "severity": {"items": 0, "union": severity}}
+    console = Console(record=True, width=400)
+    for table in render_tables(results):
+        console.print(table)
+    text = console.export_text()
+    assert "team-written reviews" in text and f"{scores['he']['macro_f1']:.3f}" in text

@@ -41,6 +41,14 @@ def test_log_proba_is_normalised_and_case_blind() -> None:
     np.testing.assert_allclose(lp[0], lp[1], rtol=1e-5)  # lower-cased before the n-grams are taken
 
 
+def test_hostile_text_gets_a_distribution() -> None:
+    model = SentimentModel.load().lexical.languages["pl"]  # type: ignore[union-attr]
+    texts = ["", "\ud800 lone surrogate", "\u200b\u200b", "x" * 100_000, "<script>alert(1)</script>", "שלום עולם"]
+    lp = model.log_proba(texts)
+    assert lp.shape == (len(texts), 3) and np.isfinite(lp).all()
+    np.testing.assert_allclose(np.exp(lp).sum(1), 1.0, rtol=1e-5)
+
+
 def test_fit_needs_three_classes() -> None:
     texts, y = _hy_rows()
     keep = y != 1

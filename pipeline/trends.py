@@ -415,6 +415,18 @@ def _summary_table(table: pa.Table, kind: str, businesses: dict[str, tuple[str, 
     return out
 
 
+def sentiment_caveat() -> str | None:
+    """A warning for the sentiment figures when the model is known to misread complaints in some languages."""
+    from models.sentiment import low_confidence_languages
+
+    langs = sorted(low_confidence_languages())
+    if not langs:
+        return None
+    return (f"Sentiment figures of reviews in {', '.join(langs)} overstate praise: the text model often reads "
+            "complaints in these languages as positive (measured on team-written customer-service reviews; "
+            "models/MODEL_CARD.md), so negative topics are undercounted there too. Ratings are not affected.")
+
+
 def render_html(
     table: pa.Table, businesses: dict[str, tuple[str, str]], *, timezone: str, generated_at: datetime
 ) -> str:
@@ -432,6 +444,7 @@ def render_html(
         sections.append("<p>No reviews in this window.</p>")
     notes = "".join(f"<dt>{_e(label)} <code>{_e(metric)}</code></dt><dd>{_e(text)}</dd>"
                     for metric, (label, text) in METRICS.items())
+    caveat = sentiment_caveat()
     stamp = generated_at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
     # The CSP forbids every fetch and script: even a data value that slipped past escaping could not call out.
     return f"""<!DOCTYPE html>
@@ -450,6 +463,7 @@ def render_html(
 <h2>How each number is computed</h2>
 <p class="note">Removed reviews count in their publication period unless they were removed before that period
 ended. Each review uses its latest analysis. Response figures include replies published after the period.</p>
+{f'<p class="note">{_e(caveat)}</p>' if caveat else ""}
 <dl>{notes}</dl>
 </body>
 </html>

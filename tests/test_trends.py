@@ -343,6 +343,8 @@ def test_html_is_offline_and_escapes_data(tmp_path: Path) -> None:
     assert not {a for a in attributes if a in ("src", "srcset", "href", "xlink:href", "action") or a.startswith("on")}
     assert page.count("<svg") == 6  # per kind: own vs competitors, per business, topics
     assert "NPS proxy" in page and "NOT a survey NPS" in page
+    # The sentiment model's known blind spot is stated next to the definitions (Hebrew today, MODEL_CARD.md).
+    assert "Sentiment figures of reviews in he overstate praise" in page
 
 
 def test_report_writes_three_files(trend_store: Store, tmp_path: Path) -> None:

@@ -151,7 +151,7 @@ class SentimentModel:
         return cls(head, config, lang_heads, lexical)
 
     def save(self, path: Path | str | None = None) -> Path:
-        """Write ``head.npz`` and ``config.json``."""
+        """Write ``head.npz``, ``config.json`` and, with n-gram models, ``lexical.npz``."""
         root = Path(path) if path is not None else ARTIFACT_DIR
         root.mkdir(parents=True, exist_ok=True)
         arrays = self.head.to_arrays()

@@ -303,14 +303,15 @@ def training_set(data: Path | None, pl_sentences: bool = True, runtime: str = FE
     exactly as the shipped head was trained; embedding all rows in one call gave other vectors and a head
     0.7 point lower on mean dev macro-F1.
     """
+    rows = training_rows(data, pl_sentences)  # the row choice (and the 2014 deduplication) lives there
+    kept = {r.id for r in rows}
     parts = [keep3(load_xy(lang, "train", data, runtime)) for lang in LANGS]
     en2014 = keep3(load_xy("en2014", "train", data, runtime))
-    kept = {r.id for r in training_rows(data, False)}  # the deduplication lives in training_rows
     parts.append(subset(en2014, np.array([i in kept for i in en2014.ids], dtype=bool)))
     if pl_sentences:
         parts.append(keep3(load_xy("pl_sentences", "train", data, runtime)))
     pooled = concat(parts)
-    if pooled.ids != [r.id for r in training_rows(data, pl_sentences)]:
+    if pooled.ids != [r.id for r in rows]:
         raise RuntimeError("training_set and training_rows disagree on the rows")
     return pooled
 
@@ -401,7 +402,7 @@ def train_all(data: Path | None, settings: HeadSettings | None = None) -> tuple[
         selection[lang]["with_lexical_dev_macro_f1"] = scores(dev[lang].y, (z + offsets[lang]).argmax(1))["macro_f1"]
         # Same margin as for an own head: the n-gram model stays only where it clearly helps on dev (English's
         # gains nothing; see MODEL_CARD.md).
-        head_f1 = max(pooled_f1, own_f1) if lang in lang_heads else pooled_f1
+        head_f1 = own_f1 if lang in lang_heads else pooled_f1
         if lexical is not None and lang in lexical.languages and \
                 selection[lang]["with_lexical_dev_macro_f1"] < head_f1 + settings.own_head_margin:
             del lexical.languages[lang]
@@ -476,8 +477,11 @@ def team_eval(model: SentimentModel, runtime: str = FEATURE_RUNTIME) -> dict[str
     texts, langs = [r["text"] for r in rows], [r["lang"] for r in rows]
     probs = model.probabilities(text_features(texts, langs, runtime), langs, texts)
     y = np.array([LABEL_INDEX[r["label"]] for r in rows])
-    return {lang: scores(y[mask], probs[mask].argmax(1))
-            for lang in dict.fromkeys(langs) for mask in [np.array([g == lang for g in langs], dtype=bool)]}
+    out = {}
+    for lang in dict.fromkeys(langs):
+        mask = np.array([g == lang for g in langs], dtype=bool)
+        out[lang] = scores(y[mask], probs[mask].argmax(1))
+    return out
 
 
 # Below this share of complaints read as negative, a positive reading is not trusted for replies.

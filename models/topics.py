@@ -215,6 +215,14 @@ def map_categories(categories: Sequence[str], text: str, lang: str, config: dict
     return out
 
 
+def labelled_topics(config: dict[str, Any]) -> set[str]:
+    """Built-in topics that SemEval labels reach through :func:`map_categories` (the ones with trained heads)."""
+    labelled = {t for topics in config.get("semeval_mapping", {}).values() for t in topics}
+    if config.get("service_split"):
+        labelled |= {"waiting_time", "staff_attitude"}
+    return labelled
+
+
 # ---------------------------------------------------------------- scoring
 
 
@@ -257,6 +265,7 @@ class TopicModel:
         tuned: dict[str, Any],
         config: dict[str, Any],
         language_scale: dict[str, Any] | None = None,
+        generic_vectors: np.ndarray | None = None,
     ) -> None:
         self.taxonomy = taxonomy
         self.names = taxonomy.names
@@ -284,9 +293,21 @@ class TopicModel:
         self.zs_strict = np.array([strict.get(n, 1.0) if n in heads else 1.0 for n in self.names], dtype=np.float32)
         # Languages without heads: zero-shot scores stretched to English's spread (models/calibrate_topics.py).
         self.language_scale = dict(language_scale or {})
+        # Topic-less opinions ("I will never come back"): a zero-shot-only decision must beat them by this margin.
+        self.generic_vectors = generic_vectors
+        margin = (config.get("generic") or {}).get("margin")
+        self.generic_margin = None if margin is None or generic_vectors is None else float(margin)
+        # Topics with labelled data (SemEval) are exempt unless scope is "all": the check exists for topics that
+        # only similarity finds, and on dev it cost the labelled ones recall without removing errors.
+        scope = str((config.get("generic") or {}).get("scope", "unlabelled"))
+        if scope not in ("unlabelled", "all"):
+            raise TaxonomyError(f"{CONFIG_PATH}: generic.scope must be 'unlabelled' or 'all', not {scope!r}")
+        self.generic_exempt = set() if scope == "all" else labelled_topics(config)
         # Changes whenever the merged taxonomy, the thresholds or the heads' tuning change (analyses are keyed by it).
         digest = hashlib.sha1(json.dumps([[(t.name, t.phrases(), t.threshold) for t in taxonomy.topics],
-                                          taxonomy.default_threshold, tuned, self.language_scale],
+                                          taxonomy.default_threshold, tuned, self.language_scale,
+                                          self.generic_margin, None if generic_vectors is None
+                                          else hashlib.sha1(generic_vectors.tobytes()).hexdigest()],
                                          sort_keys=True, default=str).encode())
         self.version = f"topics-{tuned.get('version', 'untrained')}-{digest.hexdigest()[:10]}"
 
@@ -334,20 +355,49 @@ class TopicModel:
         if scale_file.exists() and config["zero_shot"].get("language_scale", True):
             raw = json.loads(scale_file.read_text(encoding="utf-8"))
             scale = {"scale": raw.get("scale", {}), "default": raw.get("default_scale", 1.0)}
-        return cls(taxonomy, per_topic, heads, polarity, tuned, config, scale)
+        generic = None
+        generic_cfg = config.get("generic") or {}
+        if generic_cfg.get("phrases"):
+            phrases = load_generic_phrases((CONFIG_PATH.parent / generic_cfg["phrases"]).resolve())
+            generic = _embed_phrases(phrases, embed_fn, encoder_id, kind)
+        return cls(taxonomy, per_topic, heads, polarity, tuned, config, scale, generic)
 
     # -- scores
 
-    def zero_shot_scores(self, sentence_embeddings: np.ndarray) -> np.ndarray:
-        """(n_sentences, n_topics) top-k mean cosine to each topic's phrases, minus the sentence's mean over topics."""
+    def _top_k_mean(self, x: np.ndarray, vecs: np.ndarray) -> np.ndarray:
+        """Mean of each row's top_k cosines to a phrase set."""
+        sims = x @ vecs.T
+        k = min(self.top_k, sims.shape[1])
+        return np.sort(sims, axis=1)[:, -k:].mean(axis=1)
+
+    def raw_zero_shot_scores(self, sentence_embeddings: np.ndarray) -> np.ndarray:
+        """(n_sentences, n_topics) top-k mean cosine to each topic's phrases, not centred."""
         x = np.asarray(sentence_embeddings, dtype=np.float32)
         out = np.zeros((x.shape[0], len(self.names)), dtype=np.float32)
         if x.shape[0] == 0:
             return out
         for j, vecs in enumerate(self.phrase_vectors):
-            sims = x @ vecs.T
-            k = min(self.top_k, sims.shape[1])
-            out[:, j] = np.sort(sims, axis=1)[:, -k:].mean(axis=1)
+            out[:, j] = self._top_k_mean(x, vecs)
+        return out
+
+    def specific(self, sentence_embeddings: np.ndarray) -> np.ndarray:
+        """(n_sentences, n_topics) whether each topic's phrases beat the topic-less opinions by the generic margin.
+
+        All true when no generic phrases are configured.
+        """
+        x = np.asarray(sentence_embeddings, dtype=np.float32)
+        if self.generic_margin is None or self.generic_vectors is None or x.shape[0] == 0:
+            return np.ones((x.shape[0], len(self.names)), dtype=bool)
+        generic = self._top_k_mean(x, self.generic_vectors)
+        out = self.raw_zero_shot_scores(x) >= generic[:, None] + self.generic_margin
+        out[:, [j for j, name in enumerate(self.names) if name in self.generic_exempt]] = True
+        return out
+
+    def zero_shot_scores(self, sentence_embeddings: np.ndarray) -> np.ndarray:
+        """(n_sentences, n_topics) top-k mean cosine to each topic's phrases, minus the sentence's mean over topics."""
+        out = self.raw_zero_shot_scores(sentence_embeddings)
+        if out.shape[0] == 0:
+            return out
         if self.center:
             # Raw e5 cosines are high for any pair and vary with sentence length and language; subtracting the
             # sentence's mean over all topics keeps what is specific to each topic.
@@ -388,17 +438,20 @@ class TopicModel:
             floor = self.taxonomy.default_threshold if self.zero_shot_floor else -1.0
             zs = zs * self.scale_for(lang)
             prob = _sigmoid((zs - np.maximum(self.zs_threshold, floor)) / self.temperature)
-            return prob, prob >= 0.5
+            return prob, (prob >= 0.5) & self.specific(sentence_embeddings)
         zs_prob = _sigmoid((zs - self.zs_threshold) / self.temperature)
         head = self.head_probabilities(sentence_embeddings)
         has_head = ~np.isnan(head)
         blend = self.alpha * np.nan_to_num(head) + (1 - self.alpha) * zs_prob
         # A very clear zero-shot match counts even where the head (trained on restaurant reviews only) disagrees:
         # it keeps an edited or out-of-domain phrasing of a built-in topic detectable.
-        strict = _sigmoid((zs - self.zs_strict) / self.temperature)
+        # Where zero-shot decides alone (topics without a head, the strict path) a topic-less opinion that sits as
+        # close as the topic's phrases vetoes it: "Would never go back" is no no_reply complaint.
+        specific = self.specific(sentence_embeddings)
+        strict = _sigmoid((zs - self.zs_strict) / self.temperature) * specific
         blended = np.where(has_head, np.maximum(blend, strict), zs_prob)
         decision = np.where(has_head, self.decision, 0.5)
-        return blended, blended >= decision
+        return blended, (blended >= decision) & (has_head | specific)
 
     def sentence_polarity(self, sentence_embeddings: np.ndarray) -> list[str]:
         """Polarity per sentence from the small polarity head (neutral when it is absent)."""
@@ -442,6 +495,23 @@ class TopicModel:
         """Topic names fired per sentence (used by evaluation)."""
         _, fired = self.combined_scores(sentence_embeddings, lang)
         return [{self.names[j] for j in np.flatnonzero(row)} for row in fired]
+
+
+def load_generic_phrases(path: Path) -> list[str]:
+    """Topic-less opinion phrases of every language from a generic-phrases file (see models/taxonomy/generic.yaml)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise TaxonomyError(f"{path}: cannot read the generic phrases file ({exc})") from exc
+    phrases = raw.get("phrases") if isinstance(raw, dict) else None
+    if not isinstance(phrases, dict) or not phrases:
+        raise TaxonomyError(f"{path}: key 'phrases' must map language codes to lists of phrases")
+    out: list[str] = []
+    for lang, items in phrases.items():
+        if not isinstance(items, list) or not all(isinstance(p, str) and p.strip() for p in items):
+            raise TaxonomyError(f"{path}: phrases.{lang} must be a list of non-empty strings")
+        out.extend(items)
+    return out
 
 
 def _topic_polarity(labels: Sequence[str]) -> str:

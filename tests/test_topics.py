@@ -172,6 +172,71 @@ def test_praised_topic_is_positive(topics: TopicModel, embed) -> None:
     assert _hits(topics, embed, sentences)["food_drink"].polarity == "positive"
 
 
+# Overall verdicts that name no topic. Before the generic-opinion check (models/taxonomy/generic.yaml) each of these
+# fired no_reply (the English "never" ones also delivery): a reply would have apologised for slow answers.
+TOPICLESS_VERDICTS = [
+    ("en", "I will never set foot in this place again."),
+    ("en", "Would never go back, ever."),
+    ("en", "I have never had such an awful time anywhere."),
+    ("en", "I would never recommend them to a friend."),
+    ("hu", "Soha többé, senkinek nem ajánlom."),
+    ("uk", "Ніколи більше не повернуся, нікому не раджу."),
+]
+UNLABELLED = {"delivery", "product_quality", "no_reply", "order_returns", "website_app"}
+
+
+def test_topicless_verdicts_get_no_similarity_only_topic(topics: TopicModel, embed) -> None:
+    assert topics.generic_margin is not None and topics.generic_vectors is not None
+    x = embed([text for _, text in TOPICLESS_VERDICTS])
+    with_check = [topics.predict_sentences(x[k : k + 1], lang)[0] for k, (lang, _) in enumerate(TOPICLESS_VERDICTS)]
+    assert all(not (fired & UNLABELLED) for fired in with_check), with_check
+    # The check is what removes them: switched off, most of them fire an unlabelled topic again.
+    saved, topics.generic_margin = topics.generic_margin, None
+    try:
+        without = [topics.predict_sentences(x[k : k + 1], lang)[0] for k, (lang, _) in enumerate(TOPICLESS_VERDICTS)]
+    finally:
+        topics.generic_margin = saved
+    assert sum(bool(fired & UNLABELLED) for fired in without) >= 4, without
+
+
+@pytest.mark.parametrize(("lang", "text", "topic"), [
+    ("en", "Nobody replied to my four emails about the refund.", "no_reply"),
+    ("en", "The parcel arrived two weeks late.", "delivery"),
+    ("ru", "Посылку везли три недели.", "delivery"),
+    ("pl", "Nikt nie odpowiedział na moje maile.", "no_reply"),
+    ("hu", "Az alkalmazás folyton lefagy fizetéskor.", "website_app"),
+])
+def test_specific_complaints_pass_the_generic_check(topics: TopicModel, embed, lang: str, text: str,
+                                                    topic: str) -> None:
+    assert topic in topics.predict_sentences(embed([text]), lang)[0]
+
+
+def test_generic_check_exempts_labelled_topics_and_validates_scope() -> None:
+    from models.topics import labelled_topics
+
+    config = load_config()
+    assert labelled_topics(config) == {"food_drink", "price_billing", "cleanliness_ambience", "staff_attitude",
+                                       "waiting_time"}
+    vectors = [np.ones((1, 384), np.float32)] * len(BUILTIN_TOPICS)
+    model = TopicModel(load_taxonomy(), vectors, {}, None, {}, config, None, np.ones((1, 384), np.float32))
+    assert model.generic_exempt == labelled_topics(config)
+    bad = {**config, "generic": {**config["generic"], "scope": "some"}}
+    with pytest.raises(TaxonomyError, match=r"generic\.scope"):
+        TopicModel(load_taxonomy(), vectors, {}, None, {}, bad, None, np.ones((1, 384), np.float32))
+
+
+def test_bad_generic_phrases_file_is_named(tmp_path: Path) -> None:
+    from models.topics import load_generic_phrases
+
+    assert len(load_generic_phrases(Path(__file__).resolve().parents[1] / "models" / "taxonomy" / "generic.yaml")) > 50
+    bad = tmp_path / "generic.yaml"
+    bad.write_text("phrases:\n  en: just a string\n", encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=r"generic.yaml.*phrases.en"):
+        load_generic_phrases(bad)
+    with pytest.raises(TaxonomyError, match="cannot read"):
+        load_generic_phrases(tmp_path / "missing.yaml")
+
+
 def test_heads_apply_to_their_languages_only(topics: TopicModel) -> None:
     assert topics.heads and topics.uses_heads("en") and topics.uses_heads("ru") and topics.uses_heads(None)
     assert not topics.uses_heads("hu")

@@ -324,8 +324,13 @@ class Encoder:
             self._model = _load_torch_model(self.source)
         return self._model
 
-    def _pooled(self, texts: Sequence[str], kind: Kind, batch_size: int, layers: Sequence[int] | None) -> np.ndarray:
-        """Per text and layer: token-count-weighted average of window mean-pools, shape (n, n_layers, dim)."""
+    def _pooled(self, texts: Sequence[str], kind: Kind, batch_size: int, layers: Sequence[int] | None,
+                tokens: list[list[np.ndarray]] | None = None) -> np.ndarray:
+        """Per text and layer: token-count-weighted average of window mean-pools, shape (n, n_layers, dim).
+
+        With ``tokens`` (one empty list per text), each window's last-layer token states (<s> and </s> included)
+        are appended to its text's list, from the same pass, so they match the pooled vectors exactly.
+        """
         n_layers = 1 if layers is None else len(layers)
         sums = np.zeros((len(texts), n_layers, self.dim), dtype=np.float64)
         weights = np.zeros(len(texts), dtype=np.float64)
@@ -339,6 +344,9 @@ class Encoder:
                 for row, k in enumerate(idx):
                     w = windows[k]
                     sums[w.text, li] += w.weight * means[row]
+            if tokens is not None:
+                for row, k in enumerate(idx):
+                    tokens[windows[k].text].append(states[-1][row, : len(windows[k].ids)].astype(np.float32))
             for k in idx:
                 weights[windows[k].text] += windows[k].weight
         return (sums / np.maximum(weights, 1.0)[:, None, None]).astype(np.float32)
@@ -352,6 +360,24 @@ class Encoder:
         vecs = self._pooled(texts, kind, batch_size, None)[:, 0, :]
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return (vecs / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def encode(
+        self, texts: Sequence[str], kind: Kind = "passage", batch_size: int = 32
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Embeddings as :meth:`embed` returns them, and each text's last-layer token states (tokens, dim).
+
+        One pass: the vectors are exactly :meth:`embed`'s for the same call. A long text's windows are joined
+        in order (each with its own <s>/</s>).
+        """
+        if isinstance(texts, str):
+            raise TypeError("encode() takes a list of texts, not a single string")
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        collected: list[list[np.ndarray]] = [[] for _ in texts]
+        vecs = self._pooled(texts, kind, batch_size, None, collected)[:, 0, :]
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        states = [parts[0] if len(parts) == 1 else np.concatenate(parts) for parts in collected]
+        return (vecs / np.maximum(norms, 1e-12)).astype(np.float32), states
 
     def embed_layers(
         self, texts: Sequence[str], layers: Sequence[int] = (-1,), kind: Kind = "passage", batch_size: int = 32

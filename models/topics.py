@@ -380,22 +380,23 @@ class TopicModel:
             out[:, j] = self._top_k_mean(x, vecs)
         return out
 
-    def specific(self, sentence_embeddings: np.ndarray) -> np.ndarray:
+    def specific(self, sentence_embeddings: np.ndarray, raw: np.ndarray | None = None) -> np.ndarray:
         """(n_sentences, n_topics) whether each topic's phrases beat the topic-less opinions by the generic margin.
 
-        All true when no generic phrases are configured.
+        All true when no generic phrases are configured. ``raw``: :meth:`raw_zero_shot_scores`, if already computed.
         """
         x = np.asarray(sentence_embeddings, dtype=np.float32)
         if self.generic_margin is None or self.generic_vectors is None or x.shape[0] == 0:
             return np.ones((x.shape[0], len(self.names)), dtype=bool)
         generic = self._top_k_mean(x, self.generic_vectors)
-        out = self.raw_zero_shot_scores(x) >= generic[:, None] + self.generic_margin
+        raw = self.raw_zero_shot_scores(x) if raw is None else raw
+        out = raw >= generic[:, None] + self.generic_margin
         out[:, [j for j, name in enumerate(self.names) if name in self.generic_exempt]] = True
         return out
 
-    def zero_shot_scores(self, sentence_embeddings: np.ndarray) -> np.ndarray:
+    def zero_shot_scores(self, sentence_embeddings: np.ndarray, raw: np.ndarray | None = None) -> np.ndarray:
         """(n_sentences, n_topics) top-k mean cosine to each topic's phrases, minus the sentence's mean over topics."""
-        out = self.raw_zero_shot_scores(sentence_embeddings)
+        out = self.raw_zero_shot_scores(sentence_embeddings) if raw is None else raw.copy()
         if out.shape[0] == 0:
             return out
         if self.center:
@@ -431,14 +432,16 @@ class TopicModel:
         self, sentence_embeddings: np.ndarray, lang: str | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Blended scores and the boolean decisions (n_sentences, n_topics)."""
-        zs = self.zero_shot_scores(sentence_embeddings)
+        raw = self.raw_zero_shot_scores(sentence_embeddings)
+        zs = self.zero_shot_scores(sentence_embeddings, raw)
+        specific = self.specific(sentence_embeddings, raw)
         if not self.uses_heads(lang):
             # Heads barely transfer to languages they never saw (Hungarian "the waiter was rude" gets p=0.09), so
             # there every topic is zero-shot, with no threshold below the default one.
             floor = self.taxonomy.default_threshold if self.zero_shot_floor else -1.0
             zs = zs * self.scale_for(lang)
             prob = _sigmoid((zs - np.maximum(self.zs_threshold, floor)) / self.temperature)
-            return prob, (prob >= 0.5) & self.specific(sentence_embeddings)
+            return prob, (prob >= 0.5) & specific
         zs_prob = _sigmoid((zs - self.zs_threshold) / self.temperature)
         head = self.head_probabilities(sentence_embeddings)
         has_head = ~np.isnan(head)
@@ -447,7 +450,6 @@ class TopicModel:
         # it keeps an edited or out-of-domain phrasing of a built-in topic detectable.
         # Where zero-shot decides alone (topics without a head, the strict path) a topic-less opinion that sits as
         # close as the topic's phrases vetoes it: "Would never go back" is no no_reply complaint.
-        specific = self.specific(sentence_embeddings)
         strict = _sigmoid((zs - self.zs_strict) / self.temperature) * specific
         blended = np.where(has_head, np.maximum(blend, strict), zs_prob)
         decision = np.where(has_head, self.decision, 0.5)

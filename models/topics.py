@@ -266,6 +266,7 @@ class TopicModel:
         config: dict[str, Any],
         language_scale: dict[str, Any] | None = None,
         generic_vectors: np.ndarray | None = None,
+        praise_vectors: dict[str, np.ndarray] | None = None,
     ) -> None:
         self.taxonomy = taxonomy
         self.names = taxonomy.names
@@ -295,6 +296,8 @@ class TopicModel:
         self.language_scale = dict(language_scale or {})
         # Topic-less opinions ("I will never come back"): a zero-shot-only decision must beat them by this margin.
         self.generic_vectors = generic_vectors
+        # Praise of a topic (its own examples are complaints) counts on the topic's side of that comparison only.
+        self.praise_vectors = dict(praise_vectors or {})
         margin = (config.get("generic") or {}).get("margin")
         self.generic_margin = None if margin is None or generic_vectors is None else float(margin)
         # Topics with labelled data (SemEval) are exempt unless scope is "all": the check exists for topics that
@@ -307,7 +310,9 @@ class TopicModel:
         digest = hashlib.sha1(json.dumps([[(t.name, t.phrases(), t.threshold) for t in taxonomy.topics],
                                           taxonomy.default_threshold, tuned, self.language_scale,
                                           self.generic_margin, None if generic_vectors is None
-                                          else hashlib.sha1(generic_vectors.tobytes()).hexdigest()],
+                                          else hashlib.sha1(generic_vectors.tobytes()).hexdigest(),
+                                          {n: hashlib.sha1(v.tobytes()).hexdigest()
+                                           for n, v in sorted(self.praise_vectors.items())}],
                                          sort_keys=True, default=str).encode())
         self.version = f"topics-{tuned.get('version', 'untrained')}-{digest.hexdigest()[:10]}"
 
@@ -355,12 +360,14 @@ class TopicModel:
         if scale_file.exists() and config["zero_shot"].get("language_scale", True):
             raw = json.loads(scale_file.read_text(encoding="utf-8"))
             scale = {"scale": raw.get("scale", {}), "default": raw.get("default_scale", 1.0)}
-        generic = None
+        generic, praise = None, {}
         generic_cfg = config.get("generic") or {}
         if generic_cfg.get("phrases"):
-            phrases = load_generic_phrases((CONFIG_PATH.parent / generic_cfg["phrases"]).resolve())
+            phrases, praise_phrases = load_generic_phrases((CONFIG_PATH.parent / generic_cfg["phrases"]).resolve())
             generic = _embed_phrases(phrases, embed_fn, encoder_id, kind)
-        return cls(taxonomy, per_topic, heads, polarity, tuned, config, scale, generic)
+            praise = {name: _embed_phrases(items, embed_fn, encoder_id, kind)
+                      for name, items in praise_phrases.items() if name in taxonomy.names}
+        return cls(taxonomy, per_topic, heads, polarity, tuned, config, scale, generic, praise)
 
     # -- scores
 
@@ -389,8 +396,11 @@ class TopicModel:
         if self.generic_margin is None or self.generic_vectors is None or x.shape[0] == 0:
             return np.ones((x.shape[0], len(self.names)), dtype=bool)
         generic = self._top_k_mean(x, self.generic_vectors)
-        raw = self.raw_zero_shot_scores(x) if raw is None else raw
-        out = raw >= generic[:, None] + self.generic_margin
+        topic_side = (self.raw_zero_shot_scores(x) if raw is None else raw).copy()
+        for j, name in enumerate(self.names):
+            if name in self.praise_vectors:
+                topic_side[:, j] = np.maximum(topic_side[:, j], self._top_k_mean(x, self.praise_vectors[name]))
+        out = topic_side >= generic[:, None] + self.generic_margin
         out[:, [j for j, name in enumerate(self.names) if name in self.generic_exempt]] = True
         return out
 
@@ -499,21 +509,31 @@ class TopicModel:
         return [{self.names[j] for j in np.flatnonzero(row)} for row in fired]
 
 
-def load_generic_phrases(path: Path) -> list[str]:
-    """Topic-less opinion phrases of every language from a generic-phrases file (see models/taxonomy/generic.yaml)."""
+def _phrase_lists(path: Path, key: str, value: Any) -> list[str]:
+    """All phrases of a {language: [phrase, ...]} mapping, or a TaxonomyError naming the file and key."""
+    if not isinstance(value, dict) or not value:
+        raise TaxonomyError(f"{path}: key '{key}' must map language codes to lists of phrases")
+    out: list[str] = []
+    for lang, items in value.items():
+        if not isinstance(items, list) or not items or not all(isinstance(p, str) and p.strip() for p in items):
+            raise TaxonomyError(f"{path}: {key}.{lang} must be a non-empty list of non-empty strings")
+        out.extend(items)
+    return out
+
+
+def load_generic_phrases(path: Path) -> tuple[list[str], dict[str, list[str]]]:
+    """Topic-less opinion phrases, and praise phrases per topic, from a generic-phrases file (models/taxonomy)."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise TaxonomyError(f"{path}: cannot read the generic phrases file ({exc})") from exc
-    phrases = raw.get("phrases") if isinstance(raw, dict) else None
-    if not isinstance(phrases, dict) or not phrases:
-        raise TaxonomyError(f"{path}: key 'phrases' must map language codes to lists of phrases")
-    out: list[str] = []
-    for lang, items in phrases.items():
-        if not isinstance(items, list) or not all(isinstance(p, str) and p.strip() for p in items):
-            raise TaxonomyError(f"{path}: phrases.{lang} must be a list of non-empty strings")
-        out.extend(items)
-    return out
+    if not isinstance(raw, dict):
+        raise TaxonomyError(f"{path}: expected a mapping with key 'phrases'")
+    phrases = _phrase_lists(path, "phrases", raw.get("phrases"))
+    praise = raw.get("topic_praise") or {}
+    if not isinstance(praise, dict):
+        raise TaxonomyError(f"{path}: key 'topic_praise' must map topic names to phrases per language")
+    return phrases, {str(t): _phrase_lists(path, f"topic_praise.{t}", v) for t, v in praise.items()}
 
 
 def _topic_polarity(labels: Sequence[str]) -> str:

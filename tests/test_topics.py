@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -183,6 +184,9 @@ TOPICLESS_VERDICTS = [
     ("uk", "Ніколи більше не повернуся, нікому не раджу."),
 ]
 UNLABELLED = {"delivery", "product_quality", "no_reply", "order_returns", "website_app"}
+# Team-written praise of one unlabelled topic each (en/ru/pl/de/es, 8 per language) plus 4 topic-less praise
+# reviews per language; written before the praise phrases of generic.yaml, evaluation only.
+PRAISE = Path(__file__).resolve().parent / "fixtures" / "topics_praise.jsonl"
 
 
 def test_topicless_verdicts_get_no_similarity_only_topic(topics: TopicModel, embed) -> None:
@@ -211,6 +215,25 @@ def test_specific_complaints_pass_the_generic_check(topics: TopicModel, embed, l
     assert topic in topics.predict_sentences(embed([text]), lang)[0]
 
 
+def test_praise_of_a_topic_passes_the_generic_check(topics: TopicModel, embed) -> None:
+    """Praise of a topic keeps the topic: the check does not cost recall on the team-written praise set."""
+    rows = [json.loads(line) for line in PRAISE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    x = embed([r["text"] for r in rows])
+
+    def found() -> int:
+        return sum(len(set(r["topics"]) & topics.predict_sentences(x[k : k + 1], r["lang"])[0])
+                   for k, r in enumerate(rows))
+
+    with_check = found()
+    saved, topics.generic_margin = topics.generic_margin, None
+    try:
+        without = found()
+    finally:
+        topics.generic_margin = saved
+    assert with_check >= without - 1, (with_check, without)
+    assert with_check >= 10, with_check
+
+
 def test_generic_check_exempts_labelled_topics_and_validates_scope() -> None:
     from models.topics import labelled_topics
 
@@ -228,10 +251,15 @@ def test_generic_check_exempts_labelled_topics_and_validates_scope() -> None:
 def test_bad_generic_phrases_file_is_named(tmp_path: Path) -> None:
     from models.topics import load_generic_phrases
 
-    assert len(load_generic_phrases(Path(__file__).resolve().parents[1] / "models" / "taxonomy" / "generic.yaml")) > 50
+    phrases, praise = load_generic_phrases(Path(__file__).resolve().parents[1] / "models" / "taxonomy" / "generic.yaml")
+    assert len(phrases) > 50
+    assert set(praise) == {"delivery", "product_quality", "website_app", "order_returns", "no_reply"}
     bad = tmp_path / "generic.yaml"
     bad.write_text("phrases:\n  en: just a string\n", encoding="utf-8")
     with pytest.raises(TaxonomyError, match=r"generic.yaml.*phrases.en"):
+        load_generic_phrases(bad)
+    bad.write_text("phrases:\n  en: [Never again.]\ntopic_praise:\n  delivery:\n    en: []\n", encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=r"topic_praise.delivery.en"):
         load_generic_phrases(bad)
     with pytest.raises(TaxonomyError, match="cannot read"):
         load_generic_phrases(tmp_path / "missing.yaml")

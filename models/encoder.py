@@ -201,6 +201,12 @@ def prepare_onnx(source: str, local: bool, quantized: bool, force: bool = False)
     return folder / name
 
 
+def _l2_normalise(vecs: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (all-zero rows stay zero), float32."""
+    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+    return (vecs / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
 class Encoder:
     """Sentence embeddings: "passage: "/"query: " prefix, mean pooling over all tokens, L2 normalisation."""
 
@@ -357,9 +363,7 @@ class Encoder:
             raise TypeError("embed() takes a list of texts, not a single string")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self._pooled(texts, kind, batch_size, None)[:, 0, :]
-        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        return (vecs / np.maximum(norms, 1e-12)).astype(np.float32)
+        return _l2_normalise(self._pooled(texts, kind, batch_size, None)[:, 0, :])
 
     def encode(
         self, texts: Sequence[str], kind: Kind = "passage", batch_size: int = 32
@@ -374,10 +378,8 @@ class Encoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []
         collected: list[list[np.ndarray]] = [[] for _ in texts]
-        vecs = self._pooled(texts, kind, batch_size, None, collected)[:, 0, :]
-        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        states = [parts[0] if len(parts) == 1 else np.concatenate(parts) for parts in collected]
-        return (vecs / np.maximum(norms, 1e-12)).astype(np.float32), states
+        vecs = _l2_normalise(self._pooled(texts, kind, batch_size, None, collected)[:, 0, :])
+        return vecs, [parts[0] if len(parts) == 1 else np.concatenate(parts) for parts in collected]
 
     def embed_layers(
         self, texts: Sequence[str], layers: Sequence[int] = (-1,), kind: Kind = "passage", batch_size: int = 32

@@ -57,6 +57,12 @@ class _Defaults(BaseModel):
     )
 
 
+def _bad_phrases(phrases: Any) -> bool:
+    """True unless ``phrases`` is a non-empty list of non-empty strings (taxonomy examples, generic phrases)."""
+    return not isinstance(phrases, list) or not phrases or any(not isinstance(p, str) or not p.strip()
+                                                                for p in phrases)
+
+
 class _TopicEntry(BaseModel):
     """One topic as written in a file; fields are optional so a user file can edit part of a built-in topic."""
 
@@ -75,7 +81,7 @@ class _TopicEntry(BaseModel):
         for lang, phrases in value.items():
             if not re.fullmatch(r"[a-z]{2,3}", lang):
                 raise ValueError(f"language code {lang!r} must be 2-3 lowercase letters")
-            if not phrases or any(not isinstance(p, str) or not p.strip() for p in phrases):
+            if _bad_phrases(phrases):
                 raise ValueError(f"examples for {lang!r} must be a non-empty list of non-empty strings")
         return value
 
@@ -306,6 +312,7 @@ class TopicModel:
         if scope not in ("unlabelled", "all"):
             raise TaxonomyError(f"{CONFIG_PATH}: generic.scope must be 'unlabelled' or 'all', not {scope!r}")
         self.generic_exempt = set() if scope == "all" else labelled_topics(config)
+        self._exempt_columns = [j for j, name in enumerate(self.names) if name in self.generic_exempt]
         # Changes whenever the merged taxonomy, the thresholds or the heads' tuning change (analyses are keyed by it).
         digest = hashlib.sha1(json.dumps([[(t.name, t.phrases(), t.threshold) for t in taxonomy.topics],
                                           taxonomy.default_threshold, tuned, self.language_scale,
@@ -401,7 +408,7 @@ class TopicModel:
             if name in self.praise_vectors:
                 topic_side[:, j] = np.maximum(topic_side[:, j], self._top_k_mean(x, self.praise_vectors[name]))
         out = topic_side >= generic[:, None] + self.generic_margin
-        out[:, [j for j, name in enumerate(self.names) if name in self.generic_exempt]] = True
+        out[:, self._exempt_columns] = True
         return out
 
     def zero_shot_scores(self, sentence_embeddings: np.ndarray, raw: np.ndarray | None = None) -> np.ndarray:
@@ -515,7 +522,7 @@ def _phrase_lists(path: Path, key: str, value: Any) -> list[str]:
         raise TaxonomyError(f"{path}: key '{key}' must map language codes to lists of phrases")
     out: list[str] = []
     for lang, items in value.items():
-        if not isinstance(items, list) or not items or not all(isinstance(p, str) and p.strip() for p in items):
+        if _bad_phrases(items):
             raise TaxonomyError(f"{path}: {key}.{lang} must be a non-empty list of non-empty strings")
         out.extend(items)
     return out

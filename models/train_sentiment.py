@@ -75,15 +75,21 @@ def text_sentences(texts: list[str], langs: list[str]) -> list[list[str]]:
     return [[s.text for s in ss[:MAX_SENTENCES]] or [t[:MAX_CHARS]] for ss, t in zip(split, texts, strict=True)]
 
 
-def text_features(texts: list[str], langs: list[str], runtime: str = FEATURE_RUNTIME) -> np.ndarray:
-    """The head's input for whole texts, as the analysis builds it: pooled vectors of the text's sentences."""
-    from models.embedding_cache import cached_embeddings
+def feature_encoder(runtime: str = FEATURE_RUNTIME) -> Any:
+    """The Encoder that makes training and evaluation features, loaded once per runtime."""
     from models.encoder import Encoder
-    from models.sentiment import pool_sentences
 
     if runtime not in _ENCODERS:
         _ENCODERS[runtime] = Encoder.load(runtime=runtime, threads=2)
-    encoder = _ENCODERS[runtime]
+    return _ENCODERS[runtime]
+
+
+def text_features(texts: list[str], langs: list[str], runtime: str = FEATURE_RUNTIME) -> np.ndarray:
+    """The head's input for whole texts, as the analysis builds it: pooled vectors of the text's sentences."""
+    from models.embedding_cache import cached_embeddings
+    from models.sentiment import pool_sentences
+
+    encoder = feature_encoder(runtime)
     sentences = text_sentences(texts, langs)
     unique = list(dict.fromkeys(x for ss in sentences for x in ss))
     vectors = cached_embeddings(unique, f"sentences:{encoder.model_id}", encoder.embed, "passage", 0)

@@ -29,6 +29,7 @@ from models.datasets import LANGS
 from models.train_sentiment import (
     LABEL_INDEX,
     HeadSettings,
+    feature_encoder,
     fit_head,
     scores,
     text_sentences,
@@ -41,11 +42,10 @@ CAP = 256
 
 def token_set(name: str, split: str, data: Path, keep: set[str] | None = None) -> dict:
     """Pooled vectors, token states (first CAP, float16), labels and languages of one set's 3-class rows."""
-    from models.encoder import Encoder
     from models.sentiment import pool_sentences
     from models.sentiment_data import rows_for
 
-    encoder = Encoder.load(runtime="onnx-int8", threads=2)
+    encoder = feature_encoder()
     rows = rows_for(name, split, data)
     sentences = text_sentences([r.text for r in rows], [r.lang for r in rows])
     unique = list(dict.fromkeys(x for ss in sentences for x in ss))

@@ -273,10 +273,17 @@ class TopicModel:
         language_scale: dict[str, Any] | None = None,
         generic_vectors: np.ndarray | None = None,
         praise_vectors: dict[str, np.ndarray] | None = None,
+        polarity_axes: np.ndarray | None = None,
     ) -> None:
         self.taxonomy = taxonomy
         self.names = taxonomy.names
-        self.phrase_vectors = phrase_vectors
+        # Directions of sentiment in the embedding space (train_topics: mean positive minus mean negative training
+        # sentence). Zero-shot similarity is measured with them projected out: the taxonomy's examples are
+        # complaints, and without it "The parcel came the next morning, perfectly packed" sits closer to any other
+        # praise than to "The parcel arrived two weeks late". Heads read the embeddings unchanged.
+        self.polarity_axes = None if polarity_axes is None else np.atleast_2d(np.asarray(polarity_axes, np.float32))
+        self._inputs = (phrase_vectors, heads, polarity_head, generic_vectors, praise_vectors)
+        self.phrase_vectors = [self.without_polarity(v) for v in phrase_vectors]
         self.heads = heads
         self.polarity_head = polarity_head
         self.tuned = tuned
@@ -301,9 +308,9 @@ class TopicModel:
         # Languages without heads: zero-shot scores stretched to English's spread (models/calibrate_topics.py).
         self.language_scale = dict(language_scale or {})
         # Topic-less opinions ("I will never come back"): a zero-shot-only decision must beat them by this margin.
-        self.generic_vectors = generic_vectors
+        self.generic_vectors = None if generic_vectors is None else self.without_polarity(generic_vectors)
         # Praise of a topic (its own examples are complaints) counts on the topic's side of that comparison only.
-        self.praise_vectors = dict(praise_vectors or {})
+        self.praise_vectors = {n: self.without_polarity(v) for n, v in (praise_vectors or {}).items()}
         margin = (config.get("generic") or {}).get("margin")
         self.generic_margin = None if margin is None or generic_vectors is None else float(margin)
         # Topics with labelled data (SemEval) are exempt unless scope is "all": the check exists for topics that
@@ -319,7 +326,9 @@ class TopicModel:
                                           self.generic_margin, None if generic_vectors is None
                                           else hashlib.sha1(generic_vectors.tobytes()).hexdigest(),
                                           {n: hashlib.sha1(v.tobytes()).hexdigest()
-                                           for n, v in sorted(self.praise_vectors.items())}],
+                                           for n, v in sorted(self.praise_vectors.items())},
+                                          None if self.polarity_axes is None
+                                          else hashlib.sha1(self.polarity_axes.tobytes()).hexdigest()],
                                          sort_keys=True, default=str).encode())
         self.version = f"topics-{tuned.get('version', 'untrained')}-{digest.hexdigest()[:10]}"
 
@@ -349,6 +358,10 @@ class TopicModel:
         heads: dict[str, tuple[np.ndarray, float]] = {}
         polarity: tuple[np.ndarray, np.ndarray] | None = None
         tuned: dict[str, Any] = {}
+        axes = None
+        if config["zero_shot"].get("remove_polarity") and (folder / "heads.npz").exists():
+            with np.load(folder / "heads.npz", allow_pickle=False) as arrays:
+                axes = arrays["polarity_axes"].astype(np.float32) if "polarity_axes" in arrays else None
         if use_heads and (folder / "heads.npz").exists() and (folder / "config.json").exists():
             tuned = json.loads((folder / "config.json").read_text(encoding="utf-8"))
             with np.load(folder / "heads.npz", allow_pickle=False) as arrays:
@@ -374,9 +387,23 @@ class TopicModel:
             generic = _embed_phrases(phrases, embed_fn, encoder_id, kind)
             praise = {name: _embed_phrases(items, embed_fn, encoder_id, kind)
                       for name, items in praise_phrases.items() if name in taxonomy.names}
-        return cls(taxonomy, per_topic, heads, polarity, tuned, config, scale, generic, praise)
+        return cls(taxonomy, per_topic, heads, polarity, tuned, config, scale, generic, praise, axes)
+
+    def with_polarity_axes(self, axes: np.ndarray | None) -> TopicModel:
+        """The same model with other sentiment directions projected out of zero-shot similarity (None: none)."""
+        phrases, heads, polarity_head, generic, praise = self._inputs
+        return TopicModel(self.taxonomy, phrases, heads, polarity_head, self.tuned, self.config, self.language_scale,
+                          generic, praise, axes)
 
     # -- scores
+
+    def without_polarity(self, vectors: np.ndarray) -> np.ndarray:
+        """Unit vectors with the sentiment directions projected out (unchanged when there are none)."""
+        x = np.asarray(vectors, dtype=np.float32)
+        if self.polarity_axes is None or x.shape[0] == 0:
+            return x
+        x = x - (x @ self.polarity_axes.T) @ self.polarity_axes
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
     def _top_k_mean(self, x: np.ndarray, vecs: np.ndarray) -> np.ndarray:
         """Mean of each row's top_k cosines to a phrase set."""
@@ -386,7 +413,7 @@ class TopicModel:
 
     def raw_zero_shot_scores(self, sentence_embeddings: np.ndarray) -> np.ndarray:
         """(n_sentences, n_topics) top-k mean cosine to each topic's phrases, not centred."""
-        x = np.asarray(sentence_embeddings, dtype=np.float32)
+        x = self.without_polarity(sentence_embeddings)
         out = np.zeros((x.shape[0], len(self.names)), dtype=np.float32)
         if x.shape[0] == 0:
             return out
@@ -399,7 +426,7 @@ class TopicModel:
 
         All true when no generic phrases are configured. ``raw``: :meth:`raw_zero_shot_scores`, if already computed.
         """
-        x = np.asarray(sentence_embeddings, dtype=np.float32)
+        x = self.without_polarity(sentence_embeddings)
         if self.generic_margin is None or self.generic_vectors is None or x.shape[0] == 0:
             return np.ones((x.shape[0], len(self.names)), dtype=bool)
         generic = self._top_k_mean(x, self.generic_vectors)

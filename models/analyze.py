@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,8 @@ class ReviewInput:
     text: str
     title: str | None = None
     language: str | None = None
+    # Topic files of the review's business (absolute paths, merged after the analyzer's own; config.taxonomy_by_source).
+    taxonomy: tuple[str, ...] = ()
 
 
 @dataclass
@@ -99,12 +102,18 @@ def unclassifiable_reason(text: str) -> str | None:
 class Analyzer:
     """Every model of the analysis stage, loaded once."""
 
-    def __init__(self, encoder: Any, sentiment: Any, topics: Any, severity: Any, version: str) -> None:
+    def __init__(self, encoder: Any, sentiment: Any, topics: Any, severity: Any, version: str,
+                 taxonomy: Sequence[str] = (), version_parts: Sequence[str] | None = None) -> None:
         self.encoder = encoder
         self.sentiment = sentiment
         self.topics = topics
         self.severity = severity
         self.version = version
+        # Businesses with their own topic files get their own TopicModel (same encoder, phrases embedded once and
+        # cached) and their own version: editing one business's topics re-analyses that business only.
+        self._taxonomy = tuple(taxonomy)
+        self._version_parts = list(version_parts) if version_parts is not None else None
+        self._topic_models: dict[tuple[str, ...], Any] = {(): topics}
         # Embedding-only severity hits on sentences the sentiment model reads as praise are dropped: a threat
         # or an accusation is never a positive sentence, and e5 cosines alone flag ordinary praise.
         self.gate_positive = bool(getattr(severity, "config", {}).get("embedding", {}).get("skip_positive", False))
@@ -132,8 +141,25 @@ class Analyzer:
             getattr(topics, "version", "topics"),
             getattr(severity, "version", "severity"),
         ]
-        version = "analysis-" + hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:12]
-        return cls(encoder, sentiment, topics, severity, version)
+        return cls(encoder, sentiment, topics, severity, _version(parts), taxonomy or (), parts[:3] + parts[4:])
+
+    def topics_for(self, taxonomy: Sequence[str] = ()) -> Any:
+        """The topic model for a business's extra topic files (the shared one when there are none)."""
+        key = tuple(taxonomy)
+        if key not in self._topic_models:
+            from models.topics import TopicModel
+
+            self._topic_models[key] = TopicModel.load(taxonomy_paths=[*self._taxonomy, *key], encoder=self.encoder)
+        return self._topic_models[key]
+
+    def version_for(self, taxonomy: Sequence[str] = ()) -> str:
+        """The analysis version of reviews analysed with these extra topic files."""
+        if not taxonomy:
+            return self.version
+        if self._version_parts is None:
+            raise ValueError("per-business topic files need an Analyzer made by Analyzer.load")
+        parts = self._version_parts
+        return _version([*parts[:3], getattr(self.topics_for(taxonomy), "version", "topics"), *parts[3:]])
 
     def _embed_once(self, texts: list[str]) -> np.ndarray:
         """Embed each distinct text once ("Great service!" repeats across reviews), rows in the given order."""
@@ -238,8 +264,8 @@ class Analyzer:
                      "scores": dict(p.scores)}
                     for s, p in zip(sentences, per_sentence, strict=True)
                 ]
-                hits = self.topics.predict([s.text for s in sentences], vecs, [p.label for p in per_sentence],
-                                           lang=lang.code)
+                hits = self.topics_for(item.taxonomy).predict(
+                    [s.text for s in sentences], vecs, [p.label for p in per_sentence], lang=lang.code)
                 result.topics = [
                     {"name": h.name, "polarity": self._topic_polarity(h.polarity, review_result),
                      "evidence": list(h.evidence), "score": round(float(h.score), 4)}
@@ -252,6 +278,10 @@ class Analyzer:
             result.severity = sorted({h.flag for h in hits_here})
             out.append(result)
         return out
+
+
+def _version(parts: Sequence[Any]) -> str:
+    return "analysis-" + hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:12]
 
 
 def _gate_positive(hits: list[Any], sentences: list[dict[str, Any]]) -> list[Any]:
@@ -293,13 +323,21 @@ def analysis_row(review_id: int, content_hash: str, version: str, a: Analysis, a
     }
 
 
-def review_inputs(rows: list[dict[str, Any]]) -> list[ReviewInput]:
-    """Analysis inputs for rows of ``reviews_to_analyze`` (declared language, else the source's)."""
+def review_inputs(rows: list[dict[str, Any]],
+                  taxonomies: Mapping[str, Sequence[str]] | None = None) -> list[ReviewInput]:
+    """Analysis inputs for rows of ``reviews_to_analyze`` (declared language, else the source's; the source's
+    business topic files from ``taxonomies``, source name -> paths)."""
     return [
         ReviewInput(id=str(r["id"]), text=r["text"], title=r["title"],
-                    language=r["declared_language"] or r["source_language"])
+                    language=r["declared_language"] or r["source_language"],
+                    taxonomy=tuple((taxonomies or {}).get(r["source"], ())))
         for r in rows
     ]
+
+
+def versions_by_source(analyzer: Analyzer, taxonomies: Mapping[str, Sequence[str]] | None) -> dict[str, str]:
+    """Source name -> analysis version, for sources whose business has its own topic files."""
+    return {name: analyzer.version_for(files) for name, files in (taxonomies or {}).items() if files}
 
 
 def analyze_store(
@@ -310,22 +348,27 @@ def analyze_store(
     limit: int | None = None,
     batch_size: int = 64,
     progress: Any = None,
+    taxonomies: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, int]:
-    """Analyse stored reviews that are new or changed; counts per outcome (``total`` included)."""
+    """Analyse stored reviews that are new or changed; counts per outcome (``total`` included).
+
+    ``taxonomies``: source name -> its business's topic files (``reviewdesk.config.taxonomy_by_source``).
+    """
     import pyarrow as pa
 
     from pipeline.store import ANALYSIS_SCHEMA
 
+    per_source = versions_by_source(analyzer, taxonomies)
     with store.transaction() as tx:
-        todo = tx.reviews_to_analyze(analyzer.version, reanalyze=reanalyze, limit=limit)
+        todo = tx.reviews_to_analyze(analyzer.version, reanalyze=reanalyze, limit=limit, versions_by_source=per_source)
     counts: dict[str, int] = {"total": len(todo)}
     if progress is not None:
         progress(0, len(todo))
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
-        results = analyzer.analyze(review_inputs(batch))
+        results = analyzer.analyze(review_inputs(batch, taxonomies))
         now = datetime.now(UTC)
-        rows = [analysis_row(r["id"], r["content_hash"], analyzer.version, a, now)
+        rows = [analysis_row(r["id"], r["content_hash"], per_source.get(r["source"], analyzer.version), a, now)
                 for r, a in zip(batch, results, strict=True)]
         # One short transaction per batch: a crash loses at most one batch, never a saved one.
         with store.transaction() as tx:

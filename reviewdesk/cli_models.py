@@ -113,6 +113,8 @@ def analyze(
     """Analyse stored reviews that are new or changed since their last analysis."""
     from models.analyze import analyze_store
     from pipeline.ingest import register_sources
+    from reviewdesk import settings as env
+    from reviewdesk.config import taxonomy_by_source
 
     if dask_workers or dask_address:
         _analyze_on_dask(config, reanalyze, limit, runtime, batch_size, dask_workers, dask_address)
@@ -120,6 +122,7 @@ def analyze(
     with friendly_errors():
         cfg, store = _load(config)
         register_sources(store, cfg)
+        taxonomies = taxonomy_by_source(cfg, env.config_path(config))
         analyzer = _analyzer(runtime, taxonomy)
         with _progress() as progress:
             task = progress.add_task("analysing", total=None)
@@ -129,7 +132,7 @@ def analyze(
                 progress.advance(task, n)
 
             counts = analyze_store(store, analyzer, reanalyze=reanalyze, limit=limit, batch_size=batch_size,
-                                   progress=advance)
+                                   progress=advance, taxonomies=taxonomies)
         total = counts.pop("total")
         if not total:
             console.print(f"nothing to analyse: every review has a current analysis (model {analyzer.version})")

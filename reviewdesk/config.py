@@ -189,6 +189,11 @@ class Business(_Strict):
     playbook: Path | None = Field(
         default=None, description="The business's reply playbook (YAML), relative to the config file."
     )
+    taxonomy: list[Path] = Field(
+        default_factory=list,
+        description="Topic files (YAML) for this business only, after settings.taxonomy: add topics, or "
+                    "`enabled: false` for built-in ones that do not apply (food_drink for a shop).",
+    )
 
 
 class ResponsesSettings(_Strict):
@@ -279,6 +284,11 @@ class Settings(_Strict):
     obey_robots_txt: bool = True
     autothrottle: bool = Field(default=True, description="Slow down when a site answers slowly (Scrapy AutoThrottle).")
     lock_timeout_s: float = Field(default=120, gt=0, description="Wait for another process's write.")
+    taxonomy: list[Path] = Field(
+        default_factory=list,
+        description="Topic files (YAML) merged over the built-in taxonomy for every business, relative to the "
+                    "config file (models/taxonomy/topics.yaml shows the layout).",
+    )
 
 
 class Config(_Strict):
@@ -389,3 +399,37 @@ def parse_config(data: dict[str, Any], path: Path | str = "<config>") -> Config:
                 key += ".platform"
             lines.append(f"{path}: {key}: {_describe(dict(error))}")
         raise ConfigError("\n".join(lines)) from None
+
+
+def taxonomy_by_source(config: Config, config_file: Path | str) -> dict[str, tuple[str, ...]]:
+    """Per source name: the topic files its reviews are analysed with (settings.taxonomy, then its business's).
+
+    Paths are made absolute (relative ones are read from the config file's folder) and every business's merged
+    taxonomy is loaded once here, so a missing or invalid file is a ConfigError naming the config key.
+    """
+    from models.topics import TaxonomyError, load_taxonomy
+
+    config_file = Path(config_file)
+    base = config_file.parent
+
+    def resolve(paths: list[Path]) -> tuple[str, ...]:
+        return tuple(str(p if p.is_absolute() else (base / p).resolve()) for p in paths)
+
+    shared = resolve(config.settings.taxonomy)
+    out: dict[str, tuple[str, ...]] = {}
+    checked: set[tuple[str, ...]] = set()
+    for i, business in enumerate(config.businesses):
+        files = shared + resolve(business.taxonomy)
+        if files and files not in checked:
+            # Merge one more file at a time, so an error (e.g. a topic left without examples) names its key.
+            for k in range(len(files)):
+                key = (f"settings.taxonomy[{k}]" if k < len(shared)
+                       else f"businesses[{i}].taxonomy[{k - len(shared)}]")
+                try:
+                    load_taxonomy(list(files[: k + 1]))
+                except TaxonomyError as exc:
+                    raise ConfigError(f"{config_file}: {key}: {exc}") from None
+            checked.add(files)
+        for source in business.sources:
+            out[source.name] = files
+    return out

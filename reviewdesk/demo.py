@@ -11,6 +11,33 @@ import yaml
 
 from reviewdesk.config import load_config
 
+# Topic files of the demo businesses (written next to the config by write_demo_playbooks): shops do not serve
+# food or have a dining room, and the online school adds a topic of its own.
+DEMO_TAXONOMIES = {
+    "beautytheshop": "topics-shop.yaml",
+    "djmania": "topics-shop.yaml",
+    "demo-shop": "topics-shop.yaml",
+    "twenix": "topics-online-school.yaml",
+}
+SHOP_TOPICS = {"topics": {"food_drink": {"enabled": False}, "cleanliness_ambience": {"enabled": False}}}
+SCHOOL_TOPICS = {"topics": {
+    "food_drink": {"enabled": False},
+    "cleanliness_ambience": {"enabled": False},
+    "delivery": {"enabled": False},
+    "lessons": {
+        "description": "Lessons and teachers: how classes are taught, the teachers' skill, course materials, "
+                       "booking and moving classes.",
+        "examples": {
+            "en": ["The teacher was unprepared and the lesson was boring.",
+                   "The course materials are full of mistakes.",
+                   "I could not move my class to another day."],
+            "es": ["La profesora no preparó la clase y fue aburrida.",
+                   "Los materiales del curso tienen muchos errores.",
+                   "No pude cambiar mi clase a otro día."],
+        },
+    },
+}}
+
 # The demo site's companies: one is "ours", the others are competitors we watch.
 DEMO_COMPANIES = (
     ("beautytheshop", "BeautyTheShop", "own", "beautytheshop.com", "es"),
@@ -40,6 +67,7 @@ def demo_config_text(site_url: str, db: Path, data_dir: Path) -> str:
             f"name = {q(name)}",
             f"role = {q(role)}",
             *([f"playbook = {q(f'playbook-{business_id}.yaml')}"] if role == "own" else []),
+            *([f"taxonomy = [{q(DEMO_TAXONOMIES[business_id])}]"] if business_id in DEMO_TAXONOMIES else []),
             "  [[businesses.sources]]",
             f"  name = {q(business_id + '-trustpilot')}",
             '  platform = "trustpilot"',
@@ -54,6 +82,7 @@ def demo_config_text(site_url: str, db: Path, data_dir: Path) -> str:
         'name = "Demo Beauty Shop"',
         'role = "own"',
         'playbook = "playbook-demo-shop.yaml"',
+        f"taxonomy = [{q(DEMO_TAXONOMIES['demo-shop'])}]",
         "  [[businesses.sources]]",
         '  name = "demo-shop-site"',
         '  platform = "schema_org"',
@@ -85,7 +114,8 @@ SIGNATURES = {
 
 
 def write_demo_playbooks(data_dir: Path) -> list[Path]:
-    """One reply playbook per own demo business, next to the demo config (the bundled example, renamed)."""
+    """One reply playbook per own demo business (the bundled example, renamed) and the businesses' topic files,
+    next to the demo config."""
     from responses.playbook import EXAMPLE_PLAYBOOK
 
     base = yaml.safe_load(EXAMPLE_PLAYBOOK.read_text(encoding="utf-8"))
@@ -104,6 +134,11 @@ def write_demo_playbooks(data_dir: Path) -> list[Path]:
             + yaml.safe_dump(book, allow_unicode=True, sort_keys=False),
             encoding="utf-8",
         )
+        paths.append(path)
+    for name, topics in (("topics-shop.yaml", SHOP_TOPICS), ("topics-online-school.yaml", SCHOOL_TOPICS)):
+        path = data_dir / name
+        header = "# Topics of demo businesses, merged over the built-in taxonomy (written by `reviewdesk demo`).\n"
+        path.write_text(header + yaml.safe_dump(topics, allow_unicode=True, sort_keys=False), encoding="utf-8")
         paths.append(path)
     return paths
 

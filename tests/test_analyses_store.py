@@ -57,3 +57,26 @@ def test_incremental_analysis_selection(store: Store, tmp_path: Path) -> None:
     with store.transaction() as tx:
         assert tx.count("analyses") == 7  # v1 rows are kept beside v2
         assert len(tx.reviews_to_analyze("v2", reanalyze=True)) == 5
+
+
+def test_reanalysis_uses_each_sources_own_version(store: Store, tmp_path: Path) -> None:
+    """A business with its own topic files has its own analysis version; --reanalyze compares against it."""
+    with store.transaction() as tx:
+        tx.upsert_business("bistro", "Bistro", "competitor")
+        tx.upsert_source("acme-gm", "bistro", "trustpilot", "http://127.0.0.1/review/bistro", "en")
+    ingest_feed(store, "acme-tp", write_feed(tmp_path / "a.jsonl", [review(i) for i in range(3)]))
+    ingest_feed(store, "acme-gm", write_feed(tmp_path / "g.jsonl", [review(i, source="acme-gm") for i in range(2)]))
+    with store.transaction() as tx:
+        todo = tx.reviews_to_analyze("v1")
+    assert {r["source"] for r in todo} == {"acme-tp", "acme-gm"}
+    _save(store, [r for r in todo if r["source"] == "acme-tp"], "v1")
+    _save(store, [r for r in todo if r["source"] == "acme-gm"], "v1-gm")
+    with store.transaction() as tx:
+        assert tx.reviews_to_analyze("v1", reanalyze=True, versions_by_source={"acme-gm": "v1-gm"}) == []
+        # Without the per-source version, acme-gm's rows look outdated.
+        assert {r["source"] for r in tx.reviews_to_analyze("v1", reanalyze=True)} == {"acme-gm"}
+        # Its topic files changed: only its reviews are redone.
+        again = tx.reviews_to_analyze("v1", reanalyze=True, versions_by_source={"acme-gm": "v2-gm"})
+        assert {r["source"] for r in again} == {"acme-gm"} and len(again) == 2
+        # Without --reanalyze the versions do not matter.
+        assert tx.reviews_to_analyze("v9", versions_by_source={"acme-gm": "v9-gm"}) == []

@@ -136,3 +136,61 @@ def test_analyze_only_new_or_changed(tmp_path: Path) -> None:
     assert "Great quality, fast shipping, thanks!" not in [r["text"] for r in negatives]
     table = run_cli("reviews", "--flagged", "--config", str(config), cwd=tmp_path)
     assert "ESCALATE" in table.stdout and "legal_threat" in table.stdout
+
+
+def test_analyze_with_business_topic_files(tmp_path: Path) -> None:
+    """Each business's topic files apply to its reviews only; editing one re-analyses that business only."""
+    config = tmp_path / "reviewdesk.toml"
+    config.write_text(
+        '[settings]\ndatabase = "rd.duckdb"\n\n'
+        '[[businesses]]\nid = "bistro"\nname = "Bistro"\n'
+        '  [[businesses.sources]]\n  name = "bistro-tp"\n  platform = "trustpilot"\n'
+        '  url = "https://www.trustpilot.com/review/bistro.example"\n  language = "en"\n\n'
+        '[[businesses]]\nid = "shop"\nname = "Shop"\ntaxonomy = ["shop-topics.yaml"]\n'
+        '  [[businesses.sources]]\n  name = "shop-tp"\n  platform = "trustpilot"\n'
+        '  url = "https://www.trustpilot.com/review/shop.example"\n  language = "en"\n'
+    )
+    shop_topics = tmp_path / "shop-topics.yaml"
+    parking = ("  parking:\n    description: Parking problems - no parking spaces, full or expensive car park.\n"
+               "    examples:\n"
+               "      en: [There was nowhere to park., The car park was full., Parking costs a fortune.]\n")
+    shop_topics.write_text("topics:\n  food_drink:\n    enabled: false\n" + parking, encoding="utf-8")
+    store = Store(tmp_path / "rd.duckdb")
+    register_sources(store, load_config(config))
+    texts = ["The soup was cold and tasteless.", "There was no parking anywhere near the shop."]
+    for source in ("bistro-tp", "shop-tp"):
+        feed = [review(i, text=t, title=None, source=source) for i, t in enumerate(texts)]
+        ingest_feed(store, source, write_feed(tmp_path / f"{source}.jsonl", feed))
+
+    def topics_by_source() -> tuple[dict[tuple[str, str], set[str]], dict[str, set[str]]]:
+        with store.transaction() as tx:
+            rows = tx.analyses()
+            source_of = {r["id"]: (r["source"], r["text"]) for r in tx.reviews_to_analyze("", reanalyze=True)}
+        topics = {source_of[r["review_id"]]: {t["name"] for t in json.loads(r["topics"])} for r in rows}
+        versions: dict[str, set[str]] = {}
+        for r in rows:
+            versions.setdefault(source_of[r["review_id"]][0], set()).add(r["model_version"])
+        return topics, versions
+
+    first = run_cli("analyze", "--config", str(config), cwd=tmp_path, timeout=600)
+    assert first.returncode == 0, first.stderr
+    topics, versions = topics_by_source()
+    assert "food_drink" in topics[("bistro-tp", texts[0])]
+    assert "food_drink" not in topics[("shop-tp", texts[0])]
+    assert "parking" in topics[("shop-tp", texts[1])] and "parking" not in topics[("bistro-tp", texts[1])]
+    assert len(versions["bistro-tp"]) == len(versions["shop-tp"]) == 1 and versions["bistro-tp"] != versions["shop-tp"]
+
+    again = run_cli("analyze", "--reanalyze", "--config", str(config), cwd=tmp_path, timeout=600)
+    assert again.returncode == 0 and "nothing to analyse" in again.stdout, again.stdout
+
+    shop_topics.write_text("topics:\n  food_drink:\n    enabled: false\n" + parking + "      de: [Kein Parkplatz.]\n",
+                           encoding="utf-8")
+    edited = run_cli("analyze", "--reanalyze", "--config", str(config), cwd=tmp_path, timeout=600)
+    assert edited.returncode == 0 and "analysed 2 review(s)" in edited.stdout, edited.stdout
+    _, after = topics_by_source()
+    assert after["bistro-tp"] == versions["bistro-tp"] and after["shop-tp"] - versions["shop-tp"]
+
+    shop_topics.write_text("topics:\n  parking:\n    description: Parking.\n", encoding="utf-8")
+    bad = run_cli("analyze", "--config", str(config), cwd=tmp_path, timeout=600)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert f"{config}: businesses[1].taxonomy[0]: " in bad.stderr and "topics.parking" in bad.stderr

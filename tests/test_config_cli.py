@@ -108,3 +108,69 @@ def test_status_on_valid_config_with_fresh_database(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert '"source": "acme-tp"' in result.stdout and '"healthy": null' in result.stdout
     assert (tmp_path / "db.duckdb").exists()
+
+
+TWO_BUSINESSES = """
+[settings]
+database = "db.duckdb"
+taxonomy = ["shared.yaml"]
+
+[[businesses]]
+id = "bistro"
+name = "Bistro"
+  [[businesses.sources]]
+  name = "bistro-tp"
+  platform = "trustpilot"
+  url = "https://www.trustpilot.com/review/bistro.example"
+
+[[businesses]]
+id = "shop"
+name = "Shop"
+taxonomy = ["topics/shop.yaml"]
+  [[businesses.sources]]
+  name = "shop-tp"
+  platform = "trustpilot"
+  url = "https://www.trustpilot.com/review/shop.example"
+"""
+SHARED = ("topics:\n  parking:\n    description: Parking problems.\n"
+          "    examples:\n      en: [There was nowhere to park.]\n")
+SHOP = "topics:\n  food_drink:\n    enabled: false\n"
+
+
+def _two_businesses(tmp_path: Path, shop: str = SHOP, shared: str | None = SHARED) -> Path:
+    (tmp_path / "topics").mkdir(exist_ok=True)
+    (tmp_path / "topics" / "shop.yaml").write_text(shop, encoding="utf-8")
+    if shared is not None:
+        (tmp_path / "shared.yaml").write_text(shared, encoding="utf-8")
+    path = tmp_path / "reviewdesk.toml"
+    path.write_text(TWO_BUSINESSES, encoding="utf-8")
+    return path
+
+
+def test_topic_files_per_source(tmp_path: Path) -> None:
+    from models.topics import load_taxonomy
+    from reviewdesk.config import taxonomy_by_source
+
+    path = _two_businesses(tmp_path)
+    files = taxonomy_by_source(load_config(path), path)
+    shared = str((tmp_path / "shared.yaml").resolve())
+    assert files == {"bistro-tp": (shared,), "shop-tp": (shared, str((tmp_path / "topics" / "shop.yaml").resolve()))}
+    assert {"parking", "food_drink"} <= set(load_taxonomy(files["bistro-tp"]).names)
+    shop = load_taxonomy(files["shop-tp"]).names
+    assert "parking" in shop and "food_drink" not in shop
+
+
+@pytest.mark.parametrize(("shop", "shared", "key", "expectation"), [
+    (SHOP, None, "settings.taxonomy[0]", "shared.yaml"),
+    ("topics:\n  delivery: [oops]\n", SHARED, "businesses[1].taxonomy[0]", "topics.delivery"),
+    ("topics:\n  returns_desk:\n    description: The returns desk.\n", SHARED, "businesses[1].taxonomy[0]",
+     "topics.returns_desk.examples"),
+])
+def test_bad_topic_file_names_config_key(tmp_path: Path, shop: str, shared: str | None, key: str,
+                                         expectation: str) -> None:
+    from reviewdesk.config import taxonomy_by_source
+
+    path = _two_businesses(tmp_path, shop, shared)
+    with pytest.raises(ConfigError) as info:
+        taxonomy_by_source(load_config(path), path)
+    assert f"{path}: {key}: " in str(info.value) and expectation in str(info.value)

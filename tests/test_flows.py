@@ -117,3 +117,18 @@ def test_monitor_under_the_test_harness(tmp_path: Path) -> None:
         assert json.loads(runs[1]["counts"])["draft"]["drafted"] == counts["draft"]["drafted"]
         assert all(r["prefect_run_id"] for r in runs) and all(r["duration_s"] > 0 for r in runs)
         assert tx.count("drafts") == counts["draft"]["drafted"]
+        # The demo's shops and school have topic files of their own (no food_drink there); the burger chain
+        # keeps the built-in taxonomy. Each gets its own analysis version.
+        source_of = {r["id"]: r["source"] for r in tx.reviews_to_analyze("", reanalyze=True)}
+        topics: dict[str, set[str]] = {}
+        versions: dict[str, set[str]] = {}
+        for r in tx.analyses():
+            source = source_of[r["review_id"]]
+            topics.setdefault(source, set()).update(t["name"] for t in json.loads(r["topics"]))
+            versions.setdefault(source, set()).add(r["model_version"])
+    assert "food_drink" in topics["burgerking-trustpilot"]
+    shops = ("beautytheshop-trustpilot", "djmania-trustpilot", "demo-shop-site", "demo-shop-ios")
+    assert not any({"food_drink", "cleanliness_ambience"} & topics.get(s, set()) for s in shops), topics
+    assert not {"food_drink", "delivery"} & topics["twenix-trustpilot"]
+    assert len({v for s in shops for v in versions[s]}) == 1
+    assert len({next(iter(versions[s])) for s in ("burgerking-trustpilot", shops[0], "twenix-trustpilot")}) == 3

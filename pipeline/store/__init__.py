@@ -14,7 +14,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -700,25 +700,31 @@ class Connection(DraftingSQL, ResponsesSQL, OutboxSQL, AlertsSQL, RunsSQL, Trend
     # -- analyses ----------------------------------------------------------------------------
 
     def reviews_to_analyze(
-        self, model_version: str, *, reanalyze: bool = False, limit: int | None = None
+        self, model_version: str, *, reanalyze: bool = False, limit: int | None = None,
+        versions_by_source: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         """Reviews never analysed, or changed since their latest analysis; with ``reanalyze``, also
-        those whose latest analysis came from another model version."""
+        those whose latest analysis came from another model version (``versions_by_source`` gives the
+        current version of sources whose business has its own topic files; the rest use ``model_version``)."""
+        per_source = dict(versions_by_source or {})
         cursor = self._con.execute(
             """WITH latest AS (
                    SELECT review_id, arg_max(content_hash, analyzed_at) AS content_hash,
                           arg_max(model_version, analyzed_at) AS model_version
-                   FROM analyses GROUP BY review_id)
+                   FROM analyses GROUP BY review_id),
+               current AS (SELECT unnest(?::VARCHAR[]) AS source, unnest(?::VARCHAR[]) AS model_version)
                SELECT r.id, r.content_hash, r.title, r.text, r.language AS declared_language,
                       s.language AS source_language, s.name AS source
                FROM reviews r JOIN sources s ON s.id = r.source_id
                LEFT JOIN latest l ON l.review_id = r.id
+               LEFT JOIN current c ON c.source = s.name
                WHERE r.removed_at IS NULL
                  AND (l.review_id IS NULL OR l.content_hash <> r.content_hash
-                      OR (? AND l.model_version <> ?))
+                      OR (? AND l.model_version <> coalesce(c.model_version, ?)))
                ORDER BY r.id
                LIMIT ?""",
-            [reanalyze, model_version, limit if limit is not None else 2**62],
+            [list(per_source), list(per_source.values()), reanalyze, model_version,
+             limit if limit is not None else 2**62],
         )
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

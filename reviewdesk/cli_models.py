@@ -49,7 +49,7 @@ def models_prepare(
 
 @app.command()
 def classify(
-    input_file: Annotated[Path, typer.Argument(help="JSONL with id, text and optional language per line.")],
+    input_file: Annotated[Path, typer.Argument(help="JSONL: id, text, optional language and rating (1-5) per line.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="JSONL to write, one line per input.")],
     runtime: RuntimeOption = "onnx-int8",
     taxonomy: TaxonomyOption = None,
@@ -72,8 +72,13 @@ def classify(
                 entries.append((line_no, f"line {line_no}: expected an object with id and text"))
                 continue
             language = obj.get("language") if isinstance(obj.get("language"), str) else None
+            rating = obj.get("rating")
+            if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int | float)
+                                       or not 1 <= rating <= 5):
+                entries.append((line_no, f"line {line_no}: rating must be a number from 1 to 5, got {rating!r}"))
+                continue
             entries.append((line_no, ReviewInput(id=str(obj["id"]), text=obj.get("text") or "",
-                                                 title=obj.get("title"), language=language)))
+                                                 title=obj.get("title"), language=language, rating=rating)))
         analyzer = _analyzer(runtime, taxonomy)
         written = 0
         output.parent.mkdir(parents=True, exist_ok=True)

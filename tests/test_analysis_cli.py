@@ -83,6 +83,39 @@ def test_classify_file(tmp_path: Path) -> None:
     assert out["inject"]["sentiment"] in ("positive", "neutral", "negative")  # classified, nothing evaluated
 
 
+def test_five_star_complaints_need_the_text_to_agree() -> None:
+    from models.analyze import rated_polarity
+
+    assert rated_polarity("negative", 5, "positive") == "neutral"
+    assert rated_polarity("negative", 5.0, "neutral") == "neutral"
+    assert rated_polarity("negative", 5, "negative") == "negative"  # the text agrees: a real complaint
+    assert rated_polarity("negative", 4, "positive") == "negative"  # four stars often hold a real complaint
+    assert rated_polarity("negative", None, "positive") == "negative"
+    assert rated_polarity("positive", 1, "negative") == "positive"
+
+
+def test_classify_reads_the_rating(tmp_path: Path) -> None:
+    # A real five-star review (Trustpilot fixture, shortened) whose refund sentence reads as a complaint.
+    text = ("Quick response, recommend. They quickly refunded me when my items were out of stock. Notified me by "
+            "email when back in stock. Received my order today. I would recommend and will order from them again.")
+    lines = [{"id": "plain", "text": text}, {"id": "five", "text": text, "rating": 5},
+             {"id": "bad", "text": text, "rating": "ten"}]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    result = run_cli("classify", "in.jsonl", "-o", "out.jsonl", cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    plain, five, bad = out
+    assert bad["id"] is None and "rating must be a number from 1 to 5" in bad["unclassifiable"]
+    assert plain["sentiment"] == five["sentiment"] and [t["name"] for t in plain["topics"]] == [
+        t["name"] for t in five["topics"]]
+    for a, b in zip(plain["topics"], five["topics"], strict=True):
+        demoted = a["polarity"] == "negative" and plain["sentiment"] != "negative"
+        assert b["polarity"] == ("neutral" if demoted else a["polarity"])
+    # Without the stars the misread stands (so the rule has something to do here).
+    assert plain["sentiment"] != "negative" and any(t["polarity"] == "negative" for t in plain["topics"])
+    assert all(t["polarity"] != "negative" for t in five["topics"])
+
+
 def test_analyze_only_new_or_changed(tmp_path: Path) -> None:
     config = tmp_path / "reviewdesk.toml"
     config.write_text(

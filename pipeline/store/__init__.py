@@ -713,7 +713,7 @@ class Connection(DraftingSQL, ResponsesSQL, OutboxSQL, AlertsSQL, RunsSQL, Trend
                           arg_max(model_version, analyzed_at) AS model_version
                    FROM analyses GROUP BY review_id),
                current AS (SELECT unnest(?::VARCHAR[]) AS source, unnest(?::VARCHAR[]) AS model_version)
-               SELECT r.id, r.content_hash, r.title, r.text, r.language AS declared_language,
+               SELECT r.id, r.content_hash, r.title, r.text, r.rating, r.language AS declared_language,
                       s.language AS source_language, s.name AS source
                FROM reviews r JOIN sources s ON s.id = r.source_id
                LEFT JOIN latest l ON l.review_id = r.id

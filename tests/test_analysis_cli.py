@@ -83,7 +83,7 @@ def test_classify_file(tmp_path: Path) -> None:
     assert out["inject"]["sentiment"] in ("positive", "neutral", "negative")  # classified, nothing evaluated
 
 
-def test_five_star_complaints_need_the_text_to_agree() -> None:
+def test_star_extremes_need_the_text_to_agree() -> None:
     from models.analyze import rated_polarity
 
     assert rated_polarity("negative", 5, "positive") == "neutral"
@@ -91,7 +91,10 @@ def test_five_star_complaints_need_the_text_to_agree() -> None:
     assert rated_polarity("negative", 5, "negative") == "negative"  # the text agrees: a real complaint
     assert rated_polarity("negative", 4, "positive") == "negative"  # four stars often hold a real complaint
     assert rated_polarity("negative", None, "positive") == "negative"
-    assert rated_polarity("positive", 1, "negative") == "positive"
+    assert rated_polarity("positive", 1, "negative") == "neutral"  # "They gave me 4 nuggets" is no praise
+    assert rated_polarity("positive", 1, "positive") == "positive"
+    assert rated_polarity("positive", 2, "negative") == "positive"
+    assert rated_polarity("positive", 5, "negative") == "positive"
 
 
 def test_classify_reads_the_rating(tmp_path: Path) -> None:

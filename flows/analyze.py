@@ -95,13 +95,9 @@ def save_batch(config_path: str, rows: list[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def model_version(runtime: str) -> str:
-    """The analysis model version (loads the models in this process)."""
-    return analyzer_for(runtime).version
-
-
 def model_versions(runtime: str, taxonomies: dict[str, list[str]]) -> dict[str, str]:
-    """Analysis versions: "" -> the shared one, plus source name -> version for businesses with topic files."""
+    """Analysis versions (loads the models in this process): "" -> the shared one, plus source name -> version
+    for sources whose business has topic files of its own."""
     from models.analyze import versions_by_source
 
     analyzer = analyzer_for(runtime)

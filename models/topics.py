@@ -135,6 +135,10 @@ def _read_file(path: Path) -> _TaxonomyFile:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise TaxonomyError(f"{path}: file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise TaxonomyError(f"{path}: expected a UTF-8 text file (YAML)") from exc
+    except OSError as exc:
+        raise TaxonomyError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
         raise TaxonomyError(f"{path}: not valid YAML: {exc}") from exc
     if raw is None:

@@ -160,6 +160,19 @@ def test_topic_files_per_source(tmp_path: Path) -> None:
     assert "parking" in shop and "food_drink" not in shop
 
 
+def test_unreadable_topic_files_name_config_key(tmp_path: Path) -> None:
+    from reviewdesk.config import taxonomy_by_source
+
+    path = _two_businesses(tmp_path)
+    (tmp_path / "topics" / "shop.yaml").write_bytes(b"\xff\xfe\x00topics")
+    with pytest.raises(ConfigError, match=r"businesses\[1\]\.taxonomy\[0\]: .*expected a UTF-8 text file"):
+        taxonomy_by_source(load_config(path), path)
+    (tmp_path / "topics" / "shop.yaml").unlink()
+    (tmp_path / "topics" / "shop.yaml").mkdir()
+    with pytest.raises(ConfigError, match=r"businesses\[1\]\.taxonomy\[0\]: .*cannot read"):
+        taxonomy_by_source(load_config(path), path)
+
+
 @pytest.mark.parametrize(("shop", "shared", "key", "expectation"), [
     (SHOP, None, "settings.taxonomy[0]", "shared.yaml"),
     ("topics:\n  delivery: [oops]\n", SHARED, "businesses[1].taxonomy[0]", "topics.delivery"),

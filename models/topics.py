@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -281,10 +282,11 @@ class TopicModel:
     ) -> None:
         self.taxonomy = taxonomy
         self.names = taxonomy.names
-        # Directions of sentiment in the embedding space (train_topics: mean positive minus mean negative training
-        # sentence). Zero-shot similarity is measured with them projected out: the taxonomy's examples are
-        # complaints, and without it "The parcel came the next morning, perfectly packed" sits closer to any other
-        # praise than to "The parcel arrived two weeks late". Heads read the embeddings unchanged.
+        # Directions of sentiment in the embedding space (train_topics.polarity_axes: mean positive minus mean
+        # negative training text, averaged over the five languages' sentiment train splits). Zero-shot similarity is
+        # measured with them projected out: the taxonomy's examples are complaints, and without it "The parcel came
+        # the next morning, perfectly packed" sits closer to any other praise than to "The parcel arrived two weeks
+        # late". Heads read the embeddings unchanged.
         self.polarity_axes = None if polarity_axes is None else np.atleast_2d(np.asarray(polarity_axes, np.float32))
         self._inputs = (phrase_vectors, heads, polarity_head, generic_vectors, praise_vectors)
         self.phrase_vectors = [self.without_polarity(v) for v in phrase_vectors]
@@ -366,6 +368,11 @@ class TopicModel:
         if config["zero_shot"].get("remove_polarity") and (folder / "heads.npz").exists():
             with np.load(folder / "heads.npz", allow_pickle=False) as arrays:
                 axes = arrays["polarity_axes"].astype(np.float32) if "polarity_axes" in arrays else None
+            if axes is None:
+                # Thresholds in such artifacts were tuned without the projection, so scores stay unprojected too.
+                logging.getLogger(__name__).warning(
+                    "%s has no polarity_axes although zero_shot.remove_polarity is set; re-run "
+                    "`python -m models.train_topics` (zero-shot scores are left unprojected)", folder / "heads.npz")
         if use_heads and (folder / "heads.npz").exists() and (folder / "config.json").exists():
             tuned = json.loads((folder / "config.json").read_text(encoding="utf-8"))
             with np.load(folder / "heads.npz", allow_pickle=False) as arrays:

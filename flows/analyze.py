@@ -66,9 +66,9 @@ def analyze_batch(rows: list[dict[str, Any]], runtime: str, versions: dict[str, 
     analyzer = analyzer_for(runtime, _threads_per_worker())
     inputs = review_inputs(rows, taxonomies)
     out_versions = [versions.get(r["source"], versions[""]) for r in rows]
-    for item, expected in zip(inputs, out_versions, strict=True):
-        if analyzer.version_for(item.taxonomy) != expected:
-            raise RuntimeError(f"worker models are {analyzer.version_for(item.taxonomy)}, the flow expected {expected}")
+    for files, expected in {(item.taxonomy, v) for item, v in zip(inputs, out_versions, strict=True)}:
+        if analyzer.version_for(files) != expected:
+            raise RuntimeError(f"worker models are {analyzer.version_for(files)}, the flow expected {expected}")
     results = analyzer.analyze(inputs)
     return [analysis_row(r["id"], r["content_hash"], v, a, None)
             for r, a, v in zip(rows, results, out_versions, strict=True)]

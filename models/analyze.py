@@ -202,6 +202,50 @@ class Analyzer:
             out[missing] = self._embed_once([reviews[k] for k in missing])
         return out
 
+    def _clauses(self, classifiable: list[Any], sentences_of: dict[int, list[Any]], sentence_sent: list[Any],
+                 review_sent: list[Any]) -> dict[int, list[tuple[np.ndarray, str]]]:
+        """Clause vectors and sentiment labels of the batch's long complaint sentences, keyed by batch sentence index.
+
+        Each clause costs an encoder pass, so only what the gate in models/config/topics.yaml ``clauses`` lets
+        through is cut: reviews rated 1-2 stars (the ones whose reply must apologise for each problem) in a language
+        the topic heads read, their long sentences that read negative (a short sentence's one vector already says
+        what it is about), at most ``max_per_review`` clauses a review.
+        """
+        from models.nlp import clauses
+
+        gate = getattr(self.topics, "clause_gate", None)
+        if gate is None:
+            return {}
+        owners: list[int] = []
+        texts: list[str] = []
+        langs: list[str] = []
+        g = 0
+        for p, review in zip(classifiable, review_sent, strict=True):
+            # Only where the supervised heads read topics: in zero-shot-only languages a clause added a wrong topic
+            # more often than a right one (MODEL_CARD.md "Run-on sentences").
+            complaint = gate.reads(p[0].rating) and (p[0].rating is not None or review.label == "negative") and \
+                self.topics_for(p[0].taxonomy).uses_heads(p[2].code)
+            used = 0
+            for sentence in sentences_of[id(p)]:
+                if complaint and sentence_sent[g].label == "negative" and len(sentence.text.split()) >= gate.min_words:
+                    for a, b in clauses(sentence.text, p[2].code)[: gate.max_per_review - used]:
+                        owners.append(g)
+                        texts.append(sentence.text[a:b])
+                        langs.append(p[2].code)
+                        used += 1
+                g += 1
+        if not texts:
+            return {}
+        vecs = self._embed_once(texts)
+        labels = [r.label for r in self.sentiment.predict(vecs, langs, texts)]
+        out: dict[int, list[tuple[np.ndarray, str]]] = {}
+        for owner, vec, label in zip(owners, vecs, labels, strict=True):
+            # A clause read as praise inside a complaint ("this was my first order from here and will be my
+            # last") is more often a misreading than praise; thanking for it would be a visible error.
+            if label != "positive":
+                out.setdefault(owner, []).append((vec, label))
+        return out
+
     @staticmethod
     def _topic_polarity(evidence_polarity: str, review_result: Any, rating: float | None = None) -> str:
         polarity = _inherit_polarity(evidence_polarity, review_result.label, review_result.scores)
@@ -236,6 +280,7 @@ class Analyzer:
             if review_texts else []
         sentence_sent = self.sentiment.predict(sentence_vecs, sentence_langs, sentence_texts) \
             if sentence_texts else []
+        clauses_of = self._clauses(classifiable, sentences_of, sentence_sent, review_sent)
         # Severity reads every text (an empty review has nothing to flag), reusing the sentence vectors.
         known = dict(zip(sentence_texts, sentence_vecs, strict=True))
         to_check = [p for p in prepared if p[1].strip()]
@@ -262,9 +307,9 @@ class Analyzer:
                 sentences = sentences_of[id(entry)]
                 review_result = review_sent[r_i]
                 r_i += 1
-                n = len(sentences)
-                vecs = sentence_vecs[s_i:s_i + n]
-                per_sentence = sentence_sent[s_i:s_i + n]
+                first, n = s_i, len(sentences)
+                vecs = sentence_vecs[first:first + n]
+                per_sentence = sentence_sent[first:first + n]
                 s_i += n
                 result.sentiment = review_result.label
                 result.sentiment_scores = dict(review_result.scores)
@@ -275,7 +320,9 @@ class Analyzer:
                     for s, p in zip(sentences, per_sentence, strict=True)
                 ]
                 hits = self.topics_for(item.taxonomy).predict(
-                    [s.text for s in sentences], vecs, [p.label for p in per_sentence], lang=lang.code)
+                    [s.text for s in sentences], vecs, [p.label for p in per_sentence], lang=lang.code,
+                    clauses=[(g - first, vec, label)
+                             for g in range(first, first + n) for vec, label in clauses_of.get(g, ())])
                 result.topics = [
                     {"name": h.name, "polarity": self._topic_polarity(h.polarity, review_result, item.rating),
                      "evidence": list(h.evidence), "score": round(float(h.score), 4)}

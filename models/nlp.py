@@ -260,3 +260,60 @@ def analyze_sentences(text: str, lang: str | None) -> list[Sentence]:
 def analyze_sentences_many(texts: Sequence[str], langs: Sequence[str | None]) -> list[list[Sentence]]:
     """Batched `analyze_sentences` (about 2.5x faster for English than one call per text)."""
     return [sentences_of(p.doc) for p in parse_many(texts, langs)]
+
+
+_CLAUSE_PUNCT = re.compile(r"\s*[,;:–—]\s+|\s+-\s+")
+
+
+@lru_cache(maxsize=64)
+def _conjunction_pattern(lang: str) -> re.Pattern[str] | None:
+    words = load_config().get("clauses", {}).get("conjunctions", {}).get(normalize_code(lang) or "", [])
+    if not words:
+        return None
+    # Longest first, so "потому что" wins over a shorter alternative starting the same way.
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"\s+(?:{alternatives})\s+", re.IGNORECASE)
+
+
+def clauses(text: str, lang: str | None) -> list[tuple[int, int]]:
+    """Character spans of a sentence's clauses; empty when it has only one (rules in config/nlp.yaml `clauses`)."""
+    cfg = load_config().get("clauses", {})
+    min_words, side = int(cfg.get("min_words", 3)), int(cfg.get("conjunction_side_words", 4))
+    cuts: list[tuple[int, int]] = []
+    last = 0
+    for m in _CLAUSE_PUNCT.finditer(text):
+        cuts.append((last, m.start()))
+        last = m.end()
+    cuts.append((last, len(text)))
+    conj = _conjunction_pattern(lang or "")
+    pieces: list[tuple[int, int]] = []
+    for a, b in cuts:
+        start = a
+        if conj is not None:
+            for m in conj.finditer(text, a, b):
+                if len(text[start:m.start()].split()) >= side and len(text[m.end():b].split()) >= side:
+                    pieces.append((start, m.start()))
+                    start = m.start()
+        pieces.append((start, b))
+    merged: list[tuple[int, int]] = []
+    for a, b in pieces:
+        if not text[a:b].strip():
+            continue
+        if merged and len(text[a:b].split()) < min_words:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    if len(merged) > 1 and len(text[merged[0][0]:merged[0][1]].split()) < min_words:
+        merged[1] = (merged[0][0], merged[1][1])
+        merged = merged[1:]
+    if len(merged) < 2:
+        return []
+    out = []
+    for a, b in merged:
+        # Trim the spaces and joining punctuation that the cuts leave at either end.
+        while a < b and (text[a].isspace() or text[a] in ",;:-–—"):
+            a += 1
+        while b > a and (text[b - 1].isspace() or text[b - 1] in ",;:-–—"):
+            b -= 1
+        out.append((a, b))
+    return out

@@ -251,6 +251,29 @@ class TopicHit:
     score: float
 
 
+@dataclass(frozen=True)
+class ClauseGate:
+    """Which long sentences are also read clause by clause (models/config/topics.yaml ``clauses``)."""
+
+    min_words: int
+    max_per_review: int
+    min_probability: float
+    max_rating: float
+    unrated: bool
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> ClauseGate | None:
+        """The gate, or None when ``min_words`` is null (clause reading off)."""
+        if cfg.get("min_words") is None:
+            return None
+        return cls(int(cfg["min_words"]), int(cfg.get("max_per_review", 4)), float(cfg.get("min_probability", 0.5)),
+                   float(cfg.get("max_rating", 2)), bool(cfg.get("unrated", False)))
+
+    def reads(self, rating: float | None) -> bool:
+        """Whether a review with this rating (None: the platform has none) gets its clauses read."""
+        return self.unrated if rating is None else rating <= self.max_rating
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
 
@@ -326,8 +349,14 @@ class TopicModel:
             raise TaxonomyError(f"{CONFIG_PATH}: generic.scope must be 'unlabelled' or 'all', not {scope!r}")
         self.generic_exempt = set() if scope == "all" else labelled_topics(config)
         self._exempt_columns = [j for j, name in enumerate(self.names) if name in self.generic_exempt]
+        clause_cfg = config.get("clauses") or {}
+        # Which sentences also have their clauses scored (models.analyze); None = off.
+        self.clause_gate = ClauseGate.from_config(clause_cfg)
+        from models.nlp import load_config as nlp_config
+
         # Changes whenever the merged taxonomy, the thresholds or the heads' tuning change (analyses are keyed by it).
         digest = hashlib.sha1(json.dumps([[(t.name, t.phrases(), t.threshold) for t in taxonomy.topics],
+                                          clause_cfg, nlp_config().get("clauses"),
                                           taxonomy.default_threshold, tuned, self.language_scale,
                                           self.generic_margin, None if generic_vectors is None
                                           else hashlib.sha1(generic_vectors.tobytes()).hexdigest(),
@@ -527,8 +556,15 @@ class TopicModel:
         sentence_embeddings: np.ndarray,
         sentence_sentiment: list[str] | None = None,
         lang: str | None = None,
+        clauses: Sequence[tuple[int, np.ndarray, str]] = (),
     ) -> list[TopicHit]:
-        """Topics of one review from its sentences, embeddings, optional sentiment labels and language code."""
+        """Topics of one review from its sentences, embeddings, optional sentiment labels and language code.
+
+        ``clauses``: (sentence index, clause embedding, clause sentiment) for clauses of long sentences. A topic
+        that only a clause shows counts for its sentence (the evidence stays the whole sentence), with the
+        clause's polarity: one vector for "it took three weeks to arrive, and nobody answers my emails" usually
+        clears only one of the two thresholds.
+        """
         if not sentences:
             return []
         if len(sentences) != len(sentence_embeddings):
@@ -536,17 +572,29 @@ class TopicModel:
         scores, fired = self.combined_scores(sentence_embeddings, lang)
         polarity = list(sentence_sentiment) if sentence_sentiment is not None else self.sentence_polarity(
             sentence_embeddings)
+        if clauses:
+            if any(not 0 <= owner < len(sentences) for owner, _, _ in clauses):
+                raise ValueError("a clause names a sentence index outside the review")
+            c_scores, c_fired = self.combined_scores(np.stack([vec for _, vec, _ in clauses]), lang)
+            c_fired &= c_scores >= (self.clause_gate.min_probability if self.clause_gate else 0.5)
+            # A clause is short and about one thing: it adds at most its best-scoring topic.
+            best = np.where(c_fired, c_scores, -np.inf).argmax(axis=1)
+            c_fired &= np.arange(c_fired.shape[1])[None, :] == best[:, None]
         hits: list[TopicHit] = []
         for j, name in enumerate(self.names):
-            rows = np.flatnonzero(fired[:, j])
-            if rows.size == 0:
+            shown = {int(i) for i in np.flatnonzero(fired[:, j])}
+            # Sentence index -> (score, polarity) of its best showing of this topic; the sentence's own reading wins.
+            found = {i: (float(scores[i, j]), polarity[i]) for i in shown}
+            for r, (owner, _, clause_polarity) in enumerate(clauses):
+                if c_fired[r, j] and owner not in shown and (owner not in found or c_scores[r, j] > found[owner][0]):
+                    found[owner] = (float(c_scores[r, j]), clause_polarity)
+            if not found:
                 continue
-            rows = rows[np.argsort(-scores[rows, j], kind="stable")]
             hits.append(TopicHit(
                 name=name,
-                polarity=_topic_polarity([polarity[i] for i in rows]),
-                evidence=[sentences[i] for i in sorted(rows.tolist())],
-                score=float(scores[rows[0], j]),
+                polarity=_topic_polarity([p for _, p in found.values()]),
+                evidence=[sentences[i] for i in sorted(found)],
+                score=max(score for score, _ in found.values()),
             ))
         hits.sort(key=lambda h: -h.score)
         return hits

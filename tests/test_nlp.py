@@ -97,3 +97,46 @@ def test_batched_analysis_matches_single_calls() -> None:
     assert batched == [analyze_sentences(t, lang) for t, lang in zip(texts, langs, strict=True)]
     first = parse_many(texts, langs)
     assert all(a is b for a, b in zip(first, parse_many(texts, langs), strict=True))  # served from the cache
+
+
+# ------------------------------------------------------------------ clauses
+
+
+def _clause_texts(text: str, lang: str | None) -> list[str]:
+    from models.nlp import clauses
+
+    return [text[a:b] for a, b in clauses(text, lang)]
+
+
+@pytest.mark.parametrize(("lang", "text", "expected"), [
+    ("en", "The order took three weeks to arrive and nobody answered my emails",
+     ["The order took three weeks to arrive", "and nobody answered my emails"]),
+    ("en", "It took 2 weeks to arrive, they don't respond to emails, no tracking updates at all",
+     ["It took 2 weeks to arrive", "they don't respond to emails", "no tracking updates at all"]),
+    ("ru", "Сайт завис при оформлении, деньги списались два раза, а поддержка молчит",
+     ["Сайт завис при оформлении", "деньги списались два раза", "а поддержка молчит"]),
+    ("pl", "Paczka przyszła po dwóch tygodniach i nikt nie odpowiada na maile",
+     ["Paczka przyszła po dwóch tygodniach", "i nikt nie odpowiada na maile"]),
+    # A conjunction cuts only when both sides have four words: "fish and chips" stays whole.
+    ("en", "We ordered fish and chips with extra sauce", []),
+    # Pieces under three words join their neighbour instead of standing alone.
+    ("en", "Sadly, the soup was cold and the bread was stale yesterday",
+     ["Sadly, the soup was cold", "and the bread was stale yesterday"]),
+    # Hebrew's "and" is a prefix glued to its word: only punctuation and free-standing conjunctions cut.
+    ("he", "המשלוח איחר בשלושה שבועות, ואף אחד לא ענה למיילים שלי",
+     ["המשלוח איחר בשלושה שבועות", "ואף אחד לא ענה למיילים שלי"]),
+    ("xx", "Delivery was late, support stays silent, refund still missing",
+     ["Delivery was late", "support stays silent", "refund still missing"]),
+    ("xx", "Delivery late, support silent, refund missing", []),
+])
+def test_clauses_cut_long_sentences(lang: str, text: str, expected: list[str]) -> None:
+    assert _clause_texts(text, lang) == expected
+
+
+@pytest.mark.parametrize("text", ["", "Great.", "Cold soup, sadly", "   ,  ;  ", "👍🔥, 👍🔥", "a\u200bb - c"])
+def test_clauses_of_short_or_odd_text_are_empty_or_clean(text: str) -> None:
+    from models.nlp import clauses
+
+    for a, b in clauses(text, "en"):
+        piece = text[a:b]
+        assert piece == piece.strip(" ,;:-–—") and piece

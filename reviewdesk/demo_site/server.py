@@ -72,14 +72,20 @@ def load_companies() -> dict[str, DemoCompany]:
 
 def review_bodies() -> list[str]:
     """"Title. text" of every bundled review, companies sorted by slug: real review texts for benchmarks."""
-    bodies = []
+    return [body for body, _ in rated_review_bodies()]
+
+
+def rated_review_bodies() -> list[tuple[str, float | None]]:
+    """(body, stars) of every bundled review, in :func:`review_bodies` order."""
+    out: list[tuple[str, float | None]] = []
     companies = load_companies()
     for slug in sorted(companies):
         for r in companies[slug].reviews:
             body = f"{r.get('title') or ''}. {r.get('text') or ''}".strip(". ")
             if body:
-                bodies.append(body)
-    return bodies
+                rating = r.get("rating")
+                out.append((body, float(rating) if isinstance(rating, int | float) else None))
+    return out
 
 
 def _iso(moment: datetime) -> str:

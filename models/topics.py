@@ -352,7 +352,7 @@ class TopicModel:
         clause_cfg = config.get("clauses") or {}
         # Which sentences also have their clauses scored (models.analyze); None = off.
         self.clause_gate = ClauseGate.from_config(clause_cfg)
-        from models.nlp import load_config as nlp_config
+        from models.nlp import load_config as nlp_config  # here, not at the top: models.nlp loads spaCy
 
         # Changes whenever the merged taxonomy, the thresholds or the heads' tuning change (analyses are keyed by it).
         digest = hashlib.sha1(json.dumps([[(t.name, t.phrases(), t.threshold) for t in taxonomy.topics],

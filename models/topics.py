@@ -302,6 +302,7 @@ class TopicModel:
         generic_vectors: np.ndarray | None = None,
         praise_vectors: dict[str, np.ndarray] | None = None,
         polarity_axes: np.ndarray | None = None,
+        reference_vectors: list[np.ndarray] | None = None,
     ) -> None:
         self.taxonomy = taxonomy
         self.names = taxonomy.names
@@ -311,8 +312,14 @@ class TopicModel:
         # the next morning, perfectly packed" sits closer to any other praise than to "The parcel arrived two weeks
         # late". Heads read the embeddings unchanged.
         self.polarity_axes = None if polarity_axes is None else np.atleast_2d(np.asarray(polarity_axes, np.float32))
-        self._inputs = (phrase_vectors, heads, polarity_head, generic_vectors, praise_vectors)
+        self._inputs = (phrase_vectors, heads, polarity_head, generic_vectors, praise_vectors, reference_vectors)
         self.phrase_vectors = [self.without_polarity(v) for v in phrase_vectors]
+        # Phrase vectors of the built-in topics, for a taxonomy that turns some off or adds its own: centring then
+        # subtracts the mean over the built-in ten, as in training, so switching "food_drink" off does not lower
+        # every other topic's score (the mean over fewer, more relevant topics is higher). None: the taxonomy is the
+        # built-in one and centres on its own columns.
+        self.reference_vectors = None if reference_vectors is None else [
+            self.without_polarity(v) for v in reference_vectors]
         self.heads = heads
         self.polarity_head = polarity_head
         self.tuned = tuned
@@ -363,7 +370,9 @@ class TopicModel:
                                           {n: hashlib.sha1(v.tobytes()).hexdigest()
                                            for n, v in sorted(self.praise_vectors.items())},
                                           None if self.polarity_axes is None
-                                          else hashlib.sha1(self.polarity_axes.tobytes()).hexdigest()],
+                                          else hashlib.sha1(self.polarity_axes.tobytes()).hexdigest(),
+                                          "centre-on-built-in.v1", None if reference_vectors is None
+                                          else [hashlib.sha1(v.tobytes()).hexdigest() for v in reference_vectors]],
                                          sort_keys=True, default=str).encode())
         self.version = f"topics-{tuned.get('version', 'untrained')}-{digest.hexdigest()[:10]}"
 
@@ -430,13 +439,17 @@ class TopicModel:
             generic = _embed_phrases(phrases, embed_fn, encoder_id, kind)
             praise = {name: _embed_phrases(items, embed_fn, encoder_id, kind)
                       for name, items in praise_phrases.items() if name in taxonomy.names}
-        return cls(taxonomy, per_topic, heads, polarity, tuned, config, scale, generic, praise, axes)
+        builtin = load_taxonomy(None)
+        reference = None
+        if [(t.name, t.phrases()) for t in taxonomy.topics] != [(t.name, t.phrases()) for t in builtin.topics]:
+            reference = [_embed_phrases(t.phrases(), embed_fn, encoder_id, kind) for t in builtin.topics]
+        return cls(taxonomy, per_topic, heads, polarity, tuned, config, scale, generic, praise, axes, reference)
 
     def with_polarity_axes(self, axes: np.ndarray | None) -> TopicModel:
         """The same model with other sentiment directions projected out of zero-shot similarity (None: none)."""
-        phrases, heads, polarity_head, generic, praise = self._inputs
+        phrases, heads, polarity_head, generic, praise, reference = self._inputs
         return TopicModel(self.taxonomy, phrases, heads, polarity_head, self.tuned, self.config, self.language_scale,
-                          generic, praise, axes)
+                          generic, praise, axes, reference)
 
     # -- scores
 
@@ -481,6 +494,12 @@ class TopicModel:
         out[:, self._exempt_columns] = True
         return out
 
+    def _reference_scores(self, sentence_embeddings: np.ndarray) -> np.ndarray:
+        """(n_sentences, 10) top-k mean cosines to the built-in topics' phrases (the centring reference)."""
+        x = self.without_polarity(sentence_embeddings)
+        assert self.reference_vectors is not None
+        return np.stack([self._top_k_mean(x, vecs) for vecs in self.reference_vectors], axis=1)
+
     def zero_shot_scores(self, sentence_embeddings: np.ndarray, raw: np.ndarray | None = None) -> np.ndarray:
         """(n_sentences, n_topics) top-k mean cosine to each topic's phrases, minus the sentence's mean over topics."""
         out = self.raw_zero_shot_scores(sentence_embeddings) if raw is None else raw.copy()
@@ -489,7 +508,8 @@ class TopicModel:
         if self.center:
             # Raw e5 cosines are high for any pair and vary with sentence length and language; subtracting the
             # sentence's mean over all topics keeps what is specific to each topic.
-            out -= out.mean(axis=1, keepdims=True)
+            reference = out if self.reference_vectors is None else self._reference_scores(sentence_embeddings)
+            out -= reference.mean(axis=1, keepdims=True)
         return out
 
     def head_probabilities(self, sentence_embeddings: np.ndarray) -> np.ndarray:

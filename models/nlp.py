@@ -14,7 +14,7 @@ import numpy as np
 import spacy
 import yaml
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from models.language import normalize_code, sanitize_text
 
@@ -260,23 +260,50 @@ def parse(text: str, lang: str | None) -> ParsedText:
     return parse_many([text], [lang])[0]
 
 
+def _attached_punctuation(doc: Doc, i: int) -> bool:
+    """Whether token i closes the token before it: sentence-final punctuation with no space between them."""
+    tok = doc[i]
+    return i > 0 and tok.is_punct and not tok.is_left_punct and not tok.is_quote and not doc[i - 1].is_space \
+        and not doc[i - 1].whitespace_
+
+
+def _give_back_punctuation(doc: Doc, s: Span, out: list[Sentence], text: str) -> Span:
+    """Move punctuation that the senter put at the start of `s` ("No" | ". Never again.") to the sentence before."""
+    cut = s.start
+    while cut < s.end and _attached_punctuation(doc, cut):
+        cut += 1
+    if cut == s.start or cut == s.end:
+        # Nothing to move, or a punctuation-only piece (the caller joins those whole).
+        return s
+    end = doc[cut - 1].idx + len(doc[cut - 1].text)
+    prev = out[-1]
+    out[-1] = Sentence(text[prev.start_char:end], prev.start_char, end,
+                       prev.lemmas + [t.lemma_ for t in doc[s.start:cut]])
+    return doc[cut:s.end]
+
+
 def sentences_of(doc: Doc) -> list[Sentence]:
     """Sentences of a processed Doc with their lemmas; punctuation-only pieces join the previous sentence."""
     out: list[Sentence] = []
+    # Doc.text joins every token's text on each access: read it once, not once per sentence.
+    text = doc.text
     for s in doc.sents:
-        if not s.text.strip():
+        if out:
+            s = _give_back_punctuation(doc, s, out, text)
+        raw = s.text
+        if not raw.strip():
             continue
         lem = [t.lemma_ for t in s if not t.is_space]
         # Line breaks and spaces around a sentence are layout, not evidence: a sentence's text and offsets
         # leave them out (the encoder's tokens are the same without leading ones; a trailing one adds a token).
-        start = s.start_char + len(s.text) - len(s.text.lstrip())
-        end = s.start_char + len(s.text.rstrip())
-        if out and not any(ch.isalnum() for ch in s.text):
+        start = s.start_char + len(raw) - len(raw.lstrip())
+        end = s.start_char + len(raw.rstrip())
+        if out and not any(ch.isalnum() for ch in raw):
             # The statistical senter sometimes splits "No." into "No" | "."; evidence should stay whole.
             prev = out[-1]
-            out[-1] = Sentence(doc.text[prev.start_char:end], prev.start_char, end, prev.lemmas + lem)
+            out[-1] = Sentence(text[prev.start_char:end], prev.start_char, end, prev.lemmas + lem)
         else:
-            out.append(Sentence(doc.text[start:end], start, end, lem))
+            out.append(Sentence(text[start:end], start, end, lem))
     return out
 
 

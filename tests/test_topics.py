@@ -436,3 +436,27 @@ def test_projecting_sentiment_out_ranks_dev_topics_better(embed) -> None:
                                   for n in mapped]))
 
         assert mean_ap(model) > mean_ap(plain) + 0.01, lang
+
+
+def test_praise_of_a_topic_scores_in_sentences_that_do_not_read_negative(topics: TopicModel, embed) -> None:
+    """The examples are complaints; praise phrases let "Prompt delivery as usual." find delivery, only the closest
+    praise topic takes the praise score, and a sentence read as negative gets none of it."""
+    assert topics.praise_scores and topics.praise_vectors
+    praised = ["Prompt delivery as usual.", "Fast delivery, thank you!"]
+    for text in praised:
+        hits = _hits(topics, embed, [text], ["positive"], lang="en")
+        assert "delivery" in hits and hits["delivery"].polarity == "positive", text
+        # Only the closest praise topic: not also quick replies or an easy website.
+        assert not {"no_reply", "website_app", "order_returns"} & set(hits), (text, sorted(hits))
+        assert "delivery" not in _hits(topics, embed, [text], ["negative"], lang="en"), text
+    saved, topics.praise_scores = topics.praise_scores, False
+    try:
+        assert "delivery" not in _hits(topics, embed, praised[:1], ["positive"], lang="en")
+    finally:
+        topics.praise_scores = saved
+    x = embed(praised)
+    plain = topics.zero_shot_scores(x)
+    assert np.array_equal(topics.zero_shot_scores(x, praise_rows=np.zeros(2, dtype=bool)), plain)
+    with_praise = topics.zero_shot_scores(x, praise_rows=np.ones(2, dtype=bool))
+    changed = with_praise != plain
+    assert changed.any() and (changed.sum(axis=1) <= 1).all() and (with_praise >= plain).all()

@@ -439,10 +439,10 @@ def test_projecting_sentiment_out_ranks_dev_topics_better(embed) -> None:
 
 
 def test_praise_of_a_topic_scores_in_sentences_that_do_not_read_negative(topics: TopicModel, embed) -> None:
-    """The examples are complaints; praise phrases let "Prompt delivery as usual." find delivery, only the closest
+    """The examples are complaints; praise phrases let "Fast delivery, thank you!" find delivery, only the closest
     praise topic takes the praise score, and a sentence read as negative gets none of it."""
     assert topics.praise_scores and topics.praise_vectors
-    praised = ["Prompt delivery as usual.", "Fast delivery, thank you!"]
+    praised = ["Fast delivery, thank you!", "Delivery was quick, thank you."]
     for text in praised:
         hits = _hits(topics, embed, [text], ["positive"], lang="en")
         assert "delivery" in hits and hits["delivery"].polarity == "positive", text

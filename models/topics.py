@@ -373,7 +373,8 @@ class TopicModel:
                                            for n, v in sorted(self.praise_vectors.items())},
                                           None if self.polarity_axes is None
                                           else hashlib.sha1(self.polarity_axes.tobytes()).hexdigest(),
-                                          "centre-on-built-in.v1", None if reference_vectors is None
+                                          "centre-on-built-in.v1", self.praise_scores, self.praise_margin,
+                                          None if reference_vectors is None
                                           else [hashlib.sha1(v.tobytes()).hexdigest() for v in reference_vectors]],
                                          sort_keys=True, default=str).encode())
         self.version = f"topics-{tuned.get('version', 'untrained')}-{digest.hexdigest()[:10]}"

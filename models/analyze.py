@@ -124,7 +124,11 @@ class Analyzer:
         self._versions: dict[tuple[str, ...], str] = {(): version}
         # Embedding-only severity hits on sentences the sentiment model reads as praise are dropped: a threat
         # or an accusation is never a positive sentence, and e5 cosines alone flag ordinary praise.
-        self.gate_positive = bool(getattr(severity, "config", {}).get("embedding", {}).get("skip_positive", False))
+        embedding_cfg = getattr(severity, "config", {}).get("embedding", {})
+        self.gate_positive = bool(embedding_cfg.get("skip_positive", False))
+        # In a review rated this high, an embedding-only hit also needs a sentence read negative (None = off).
+        praise_stars = embedding_cfg.get("praise_stars")
+        self.praise_stars = None if praise_stars is None else float(praise_stars)
 
     @classmethod
     def load(
@@ -332,7 +336,8 @@ class Analyzer:
                 ]
             hits_here = severity_of.get(id(entry), [])
             if reason is None and self.gate_positive:
-                hits_here = _gate_positive(hits_here, result.sentences)
+                praised = self.praise_stars is not None and item.rating is not None and item.rating >= self.praise_stars
+                hits_here = _gate_positive(hits_here, result.sentences, negative_only=praised)
             result.severity_hits = [h.to_dict() for h in hits_here]
             result.severity = sorted({h.flag for h in hits_here})
             out.append(result)
@@ -343,10 +348,14 @@ def _version(parts: Sequence[Any]) -> str:
     return "analysis-" + hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:12]
 
 
-def _gate_positive(hits: list[Any], sentences: list[dict[str, Any]]) -> list[Any]:
-    """Drop embedding hits whose sentence the sentiment model calls positive (lexicon hits always stay)."""
-    positive = {s["text"] for s in sentences if s["sentiment"] == "positive"}
-    return [h for h in hits if h.source != "embedding" or h.evidence not in positive]
+def _gate_positive(hits: list[Any], sentences: list[dict[str, Any]], negative_only: bool = False) -> list[Any]:
+    """Drop embedding hits whose sentence the sentiment model calls positive (with ``negative_only``: not negative).
+
+    Lexicon hits always stay.
+    """
+    dropped = {s["text"] for s in sentences
+               if s["sentiment"] == "positive" or (negative_only and s["sentiment"] != "negative")}
+    return [h for h in hits if h.source != "embedding" or h.evidence not in dropped]
 
 
 def _inherit_polarity(evidence_polarity: str, review_label: str, review_scores: dict[str, float]) -> str:

@@ -341,3 +341,30 @@ def test_regex_prefilter_needs_every_part_of_a_token_sequence(lexicon_only: Seve
         ("health_safety", "pl.health.hygiene")]
     assert [(h.flag, h.rule) for h in lexicon_only.detect("Mąż trafił do szpitala po kolacji.", "pl")] == [
         ("health_safety", "pl.health.sick")]
+
+
+def test_embedding_hits_in_praised_reviews_need_a_negative_sentence() -> None:
+    """In a 4-5 star review a cosine-only hit on a sentence that is not read negative is dropped (int8 batch noise
+    escalated a 5-star review as fraud on a neutral sentence); unrated and low-star reviews, and lexicon hits, stay."""
+    from models.analyze import Analyzer, ReviewInput
+    from models.severity import SeverityHit
+
+    analyzer = Analyzer.load()
+    assert analyzer.gate_positive and analyzer.praise_stars == 4.0
+    text = "Great shop. We ordered on a Tuesday."
+    sentences = {s["text"]: s["sentiment"] for s in analyzer.analyze([ReviewInput(id="x", text=text)])[0].sentences}
+    assert sentences["We ordered on a Tuesday."] == "neutral", sentences
+
+    class Stub:
+        config = analyzer.severity.config
+
+        def detect_many(self, texts, langs, known=None):  # type: ignore[no-untyped-def]
+            sentence = "We ordered on a Tuesday."
+            return [[SeverityHit("fraud", sentence, "p", "embedding.fraud.0", "embedding", 12, 36, 0.87),
+                     SeverityHit("fraud", sentence, "scam", "en.fraud.scam", "lexicon", 12, 36)] for _ in texts]
+
+    analyzer.severity = Stub()  # type: ignore[assignment]
+    sources = {rating: [h["source"] for h in analyzer.analyze([ReviewInput(id="x", text=text, rating=rating)])[0]
+                        .severity_hits] for rating in (None, 1.0, 3.0, 5.0)}
+    assert sources == {None: ["embedding", "lexicon"], 1.0: ["embedding", "lexicon"], 3.0: ["embedding", "lexicon"],
+                       5.0: ["lexicon"]}

@@ -434,7 +434,9 @@ class TopicModel:
         scale = None
         if scale_file.exists() and config["zero_shot"].get("language_scale", True):
             raw = json.loads(scale_file.read_text(encoding="utf-8"))
-            scale = {"scale": raw.get("scale", {}), "default": raw.get("default_scale", 1.0)}
+            default = config["zero_shot"].get("default_language_scale")
+            scale = {"scale": raw.get("scale", {}),
+                     "default": raw.get("default_scale", 1.0) if default is None else float(default)}
         generic, praise = None, {}
         generic_cfg = config.get("generic") or {}
         if generic_cfg.get("phrases"):

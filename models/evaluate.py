@@ -63,12 +63,23 @@ def evaluate_all(data: Path, runtime: str = "onnx-int8") -> dict[str, Any]:
         # The int8 default must stay within a point of float32: show both.
         results["sentiment"]["torch"] = evaluate_sentiment(data, "torch")
     results["topics"] = evaluate_topics(data, runtime=runtime)
+    results["topics_real"] = evaluate_real_topics(runtime)
     from models.encoder import Encoder
 
     sample = Path(__file__).parent / "eval" / "severity_sample.jsonl"
     detector = SeverityDetector.load(encoder=Encoder.load(runtime=runtime))
     results["severity"] = evaluate_severity(sample, detector)
     return results
+
+
+def evaluate_real_topics(runtime: str = "onnx-int8") -> dict[str, Any]:
+    """Topic P/R/F1 on the test half of the hand-labelled real Trustpilot reviews (models/eval/real_topics.py)."""
+    from models.analyze import Analyzer
+    from models.eval.real_topics import load_rows, predict, score
+
+    rows = load_rows(split="test")
+    result = score(rows, predict(rows, Analyzer.load(runtime=runtime)))
+    return {"n": len(rows), **{mode: result[mode] for mode in ("any", "polarity", "negative")}}
 
 
 def _f(value: Any) -> str:
@@ -108,6 +119,16 @@ def render_tables(results: dict[str, Any]) -> list[Table]:
         t.add_row(lang, _f(full["precision"]), _f(full["recall"]), _f(full["f1"]),
                   _f(every) if every is not None else "–", _f(zero["f1"]), _f(TOPIC_TARGET[lang]), Text(row["split"]))
     tables.append(t)
+    real = results.get("topics_real")
+    if real:
+        t = Table(title=f"Topics on real reviews: test half of models/eval/topics_real_reviews.jsonl ({real['n']} "
+                        "hand-labelled Trustpilot reviews, en/es/no/de/it/nl; the dev half chose settings)")
+        for col in ("pairs", "P", "R", "F1"):
+            t.add_column(col)
+        for mode, label in (("any", "topic, any polarity"), ("polarity", "topic and polarity"),
+                            ("negative", "negative topics (what a reply apologises for)")):
+            t.add_row(label, _f(real[mode]["precision"]), _f(real[mode]["recall"]), _f(real[mode]["f1"]))
+        tables.append(t)
     sev = results["severity"]["union"]
     t = Table(title=f"Severity on the team-labelled sample ({results['severity']['items']} items; see models/eval)")
     for col in ("group", "recall", "precision"):

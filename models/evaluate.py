@@ -75,11 +75,11 @@ def evaluate_all(data: Path, runtime: str = "onnx-int8") -> dict[str, Any]:
 def evaluate_real_topics(runtime: str = "onnx-int8") -> dict[str, Any]:
     """Topic P/R/F1 on the test half of the hand-labelled real Trustpilot reviews (models/eval/real_topics.py)."""
     from models.analyze import Analyzer
-    from models.eval.real_topics import load_rows, predict, score
+    from models.eval.real_topics import MODES, load_rows, predict, score
 
     rows = load_rows(split="test")
     result = score(rows, predict(rows, Analyzer.load(runtime=runtime)))
-    return {"n": len(rows), **{mode: result[mode] for mode in ("any", "polarity", "negative")}}
+    return {"n": len(rows), **{mode: result[mode] for mode in MODES}}
 
 
 def _f(value: Any) -> str:

@@ -482,19 +482,29 @@ class TopicModel:
             out[:, j] = self._top_k_mean(x, vecs)
         return out
 
-    def specific(self, sentence_embeddings: np.ndarray, raw: np.ndarray | None = None) -> np.ndarray:
+    def praise_raw_scores(self, sentence_embeddings: np.ndarray) -> np.ndarray:
+        """(n_sentences, n_topics) top-k mean cosine to each topic's praise phrases; -inf for topics without any."""
+        x = self.without_polarity(sentence_embeddings)
+        out = np.full((x.shape[0], len(self.names)), -np.inf, dtype=np.float32)
+        if x.shape[0]:
+            for j, name in enumerate(self.names):
+                if name in self.praise_vectors:
+                    out[:, j] = self._top_k_mean(x, self.praise_vectors[name])
+        return out
+
+    def specific(self, sentence_embeddings: np.ndarray, raw: np.ndarray | None = None,
+                 praise: np.ndarray | None = None) -> np.ndarray:
         """(n_sentences, n_topics) whether each topic's phrases beat the topic-less opinions by the generic margin.
 
-        All true when no generic phrases are configured. ``raw``: :meth:`raw_zero_shot_scores`, if already computed.
+        All true when no generic phrases are configured. ``raw`` / ``praise``: :meth:`raw_zero_shot_scores` /
+        :meth:`praise_raw_scores`, if already computed.
         """
         x = self.without_polarity(sentence_embeddings)
         if self.generic_margin is None or self.generic_vectors is None or x.shape[0] == 0:
             return np.ones((x.shape[0], len(self.names)), dtype=bool)
         generic = self._top_k_mean(x, self.generic_vectors)
-        topic_side = (self.raw_zero_shot_scores(x) if raw is None else raw).copy()
-        for j, name in enumerate(self.names):
-            if name in self.praise_vectors:
-                topic_side[:, j] = np.maximum(topic_side[:, j], self._top_k_mean(x, self.praise_vectors[name]))
+        topic_side = np.maximum(self.raw_zero_shot_scores(x) if raw is None else raw,
+                                self.praise_raw_scores(x) if praise is None else praise)
         out = topic_side >= generic[:, None] + self.generic_margin
         out[:, self._exempt_columns] = True
         return out
@@ -506,11 +516,12 @@ class TopicModel:
         return np.stack([self._top_k_mean(x, vecs) for vecs in self.reference_vectors], axis=1)
 
     def zero_shot_scores(self, sentence_embeddings: np.ndarray, raw: np.ndarray | None = None,
-                         praise_rows: np.ndarray | None = None) -> np.ndarray:
+                         praise_rows: np.ndarray | None = None, praise: np.ndarray | None = None) -> np.ndarray:
         """(n_sentences, n_topics) top-k mean cosine to each topic's phrases, minus the sentence's mean over topics.
 
         ``praise_rows``: sentences (a boolean mask) that may also score by their closest topic's praise phrases
         (config ``zero_shot.praise_scores``); the analysis passes the sentences that do not read negative.
+        ``praise``: :meth:`praise_raw_scores`, if already computed.
         """
         out = self.raw_zero_shot_scores(sentence_embeddings) if raw is None else raw.copy()
         if out.shape[0] == 0:
@@ -526,16 +537,13 @@ class TopicModel:
             # A topic's praise phrases score too ("Prompt delivery as usual" is about delivery): the examples are
             # complaints. Centred by the same mean, which stays over complaint phrases only, so that a business's
             # own topics change nothing in how the built-in ones are centred.
-            x = self.without_polarity(sentence_embeddings)
-            cols = [j for j, name in enumerate(self.names) if name in self.praise_vectors]
-            praise = np.stack([self._top_k_mean(x, self.praise_vectors[self.names[j]]) for j in cols], axis=1)
-            praise -= mean + self.praise_margin
+            shifted = (self.praise_raw_scores(sentence_embeddings) if praise is None else praise) \
+                - (mean + self.praise_margin)
             # Praise phrases resemble each other ("fast", "easy", "great"): only a sentence's closest praise topic
             # takes its praise score, or "the fastest delivery ever" also becomes quick replies and an easy website.
-            best = praise.argmax(axis=1)
-            for k, j in enumerate(cols):
-                chosen = (best == k) & praise_rows
-                out[chosen, j] = np.maximum(out[chosen, j], praise[chosen, k])
+            rows = np.flatnonzero(praise_rows)
+            best = shifted[rows].argmax(axis=1)
+            out[rows, best] = np.maximum(out[rows, best], shifted[rows, best])
         return out
 
     def head_probabilities(self, sentence_embeddings: np.ndarray) -> np.ndarray:
@@ -566,8 +574,9 @@ class TopicModel:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Blended scores and the boolean decisions (n_sentences, n_topics); ``praise_rows``: see zero_shot_scores."""
         raw = self.raw_zero_shot_scores(sentence_embeddings)
-        zs = self.zero_shot_scores(sentence_embeddings, raw, praise_rows)
-        specific = self.specific(sentence_embeddings, raw)
+        praise = self.praise_raw_scores(sentence_embeddings)
+        zs = self.zero_shot_scores(sentence_embeddings, raw, praise_rows, praise)
+        specific = self.specific(sentence_embeddings, raw, praise)
         if not self.uses_heads(lang):
             # Heads barely transfer to languages they never saw (Hungarian "the waiter was rude" gets p=0.09), so
             # there every topic is zero-shot, with no threshold below the default one.

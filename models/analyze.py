@@ -27,9 +27,10 @@ MAX_SENTENCES = 60
 # A neutral-sounding evidence sentence takes the review's polarity when the review is at least this sure.
 INHERIT_CONFIDENCE = 0.6
 # Rules that change results outside the model artifacts (this module's star rule, the sentence splitter's
-# line-break boundaries and the full stop it gives back to "No" in models/nlp.py); part of the analysis version,
+# line-break boundaries and the full stop it gives back to "No" in models/nlp.py, which sentences of 1-2 star
+# reviews are read clause by clause); part of the analysis version,
 # so a change re-analyses on request.
-RULES = "star-extremes.v1;line-breaks.v1;closing-punctuation.v1"
+RULES = "star-extremes.v1;line-breaks.v1;closing-punctuation.v1;clauses-not-positive.v1"
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
@@ -214,8 +215,10 @@ class Analyzer:
 
         Each clause costs an encoder pass, so only what the gate in models/config/topics.yaml ``clauses`` lets
         through is cut: reviews rated 1-2 stars (the ones whose reply must apologise for each problem) in a language
-        the topic heads read, their long sentences that read negative (a short sentence's one vector already says
-        what it is about), at most ``max_per_review`` clauses a review.
+        the topic heads read, their long sentences that do not read positive (a short sentence's one vector already
+        says what it is about), at most ``max_per_review`` clauses a review. Neutral counts: in a 1-2 star review a
+        long sentence of facts ("it took two weeks to arrive, nobody answered my emails") is the complaint, and since
+        sentiment-5 learnt that factual accounts read neutral, such sentences often sit on the neutral side.
         """
         from models.nlp import clauses
 
@@ -233,7 +236,7 @@ class Analyzer:
                 self.topics_for(p[0].taxonomy).uses_heads(p[2].code)
             used = 0
             for sentence in sentences_of[id(p)]:
-                if complaint and sentence_sent[g].label == "negative" and len(sentence.text.split()) >= gate.min_words:
+                if complaint and sentence_sent[g].label != "positive" and len(sentence.text.split()) >= gate.min_words:
                     for a, b in clauses(sentence.text, p[2].code)[: gate.max_per_review - used]:
                         owners.append(g)
                         texts.append(sentence.text[a:b])

@@ -53,12 +53,14 @@ def evaluate_all(data: Path, runtime: str = "onnx-int8") -> dict[str, Any]:
     """Sentiment (both runtimes when int8 is asked for), topics and severity."""
     from models.sentiment import SentimentModel
     from models.severity import SeverityDetector, evaluate_severity
-    from models.train_sentiment import team_eval
+    from models.train_sentiment import service_test_rows, team_eval
     from models.train_topics import evaluate_topics
 
     results: dict[str, Any] = {"runtime": runtime, "sentiment": {runtime: evaluate_sentiment(data, runtime)}}
     # Team-written reviews of the product's own kind (no labelled data exists for them); bundled with the tests.
-    results["sentiment_team_sets"] = team_eval(SentimentModel.load(), runtime)
+    model = SentimentModel.load()
+    results["sentiment_team_sets"] = team_eval(model, runtime)
+    results["sentiment_service_test"] = team_eval(model, runtime, rows=service_test_rows())
     if runtime != "torch":
         # The int8 default must stay within a point of float32: show both.
         results["sentiment"]["torch"] = evaluate_sentiment(data, "torch")
@@ -104,6 +106,14 @@ def render_tables(results: dict[str, Any]) -> list[Table]:
         for col in ("lang", "F1", "acc", "n"):
             t.add_column(col)
         for lang, row in results["sentiment_team_sets"].items():
+            t.add_row(lang, _f(row["macro_f1"]), _f(row["accuracy"]), str(row["n"]))
+        tables.append(t)
+    if results.get("sentiment_service_test"):
+        t = Table(title="Sentiment on held-out written customer-service reviews (models/eval/service_reviews_test_*; "
+                        "same kind of writer as the training reviews in models/train_data, so optimistic)")
+        for col in ("lang", "F1", "acc", "n"):
+            t.add_column(col)
+        for lang, row in results["sentiment_service_test"].items():
             t.add_row(lang, _f(row["macro_f1"]), _f(row["accuracy"]), str(row["n"]))
         tables.append(t)
     topics = results["topics"]

@@ -116,11 +116,22 @@ def test_offers_come_from_the_playbook_for_the_complaint_topics() -> None:
     assert plan.ask == "visit" and [o.kind for o in plan.offers] == ["investigate"]
 
 
-def test_positive_reading_is_not_trusted_where_complaints_read_as_praise() -> None:
+def test_the_shipped_model_says_which_languages_it_reads_poorly() -> None:
     from models.sentiment import low_confidence_languages
+    from models.train_sentiment import MIN_NEGATIVE_RECALL
 
-    # Hebrew complaints are often read as praise (MODEL_CARD.md); English ones are not.
-    assert "he" in low_confidence_languages() and "en" not in low_confidence_languages()
+    # Written by the training command from the team-written complaints (MODEL_CARD.md); English is read well.
+    flagged = low_confidence_languages()
+    assert "en" not in flagged and 0 < MIN_NEGATIVE_RECALL < 1
+    assert all(reason.endswith("a positive reading is not trusted") for reason in flagged.values())
+
+
+def test_positive_reading_is_not_trusted_where_complaints_read_as_praise(monkeypatch: pytest.MonkeyPatch) -> None:
+    import responses.compose
+
+    # A language whose complaints the model often reads as praise (Hebrew, until sentiment-5; MODEL_CARD.md).
+    monkeypatch.setattr(responses.compose, "low_confidence_languages",
+                        lambda: {"he": "8 of 16 team-written complaints read as negative"})
     praise = analysis(lang="he", sentiment="positive", topics=[("delivery", "positive")])
     plan = build_plan(review_id="1", analysis=praise, rating=None, author=None, playbook=PLAYBOOK, max_chars=4096)
     assert plan.kind == "neutral" and plan.praises == [] and plan.offers == []

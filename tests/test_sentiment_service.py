@@ -19,9 +19,9 @@ from sentiment_sets import load_rows, macro_f1_and_recalls
 pytestmark = pytest.mark.slow
 
 SET = "service_sentiment.jsonl"
-# Measured through the Analyzer: ru 0.938, pl 0.812, hu 0.817, he 0.494; floors a few texts below (int8 batch
-# effects alone move a language by two texts).
-FLOORS = {"ru": 0.85, "pl": 0.75, "hu": 0.75, "he": 0.40}
+# Measured through the Analyzer: ru 0.938, pl 0.855, hu 0.851, he 0.724 (sentiment-5; with sentiment-4 0.938, 0.812,
+# 0.817, 0.494); floors a few texts below (int8 batch effects alone move a language by two texts).
+FLOORS = {"ru": 0.85, "pl": 0.78, "hu": 0.78, "he": 0.62}
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_language_is_detected(results) -> None:
 def test_macro_f1_floor(results, lang: str) -> None:
     macro, recalls = macro_f1_and_recalls([(r["label"], a.sentiment) for r, a in results if r["lang"] == lang])
     assert macro >= FLOORS[lang], (round(macro, 3), recalls)
-    if lang != "he":  # Hebrew reads half its complaints as praise: known gap (MODEL_CARD.md)
+    if lang != "he":  # Hebrew still reads 5 of these 16 complaints as praise on int8: known gap (MODEL_CARD.md)
         assert recalls["negative"] >= 0.75, recalls  # complaints are what the inbox is for
 
 

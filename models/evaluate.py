@@ -100,22 +100,20 @@ def render_tables(results: dict[str, Any]) -> list[Table]:
         t.add_row(lang, *(_f(results["sentiment"][r][lang]["macro_f1"]) for r in runtimes), _f(row["accuracy"]),
                   _f(row["baseline_macro_f1"]), _f(row["target_macro_f1"]), str(row["n"]), Text(row["split"]))
     tables.append(t)
-    if results.get("sentiment_team_sets"):
-        t = Table(title="Sentiment on team-written reviews (tests/fixtures: customer-service ru/pl/hu/he, Armenian; "
-                        "not independent, see models/MODEL_CARD.md)")
-        for col in ("lang", "F1", "acc", "n"):
-            t.add_column(col)
-        for lang, row in results["sentiment_team_sets"].items():
-            t.add_row(lang, _f(row["macro_f1"]), _f(row["accuracy"]), str(row["n"]))
-        tables.append(t)
-    if results.get("sentiment_service_test"):
-        t = Table(title="Sentiment on held-out written customer-service reviews (models/eval/service_reviews_test_*; "
-                        "same kind of writer as the training reviews in models/train_data, so optimistic)")
-        for col in ("lang", "F1", "acc", "n"):
-            t.add_column(col)
-        for lang, row in results["sentiment_service_test"].items():
-            t.add_row(lang, _f(row["macro_f1"]), _f(row["accuracy"]), str(row["n"]))
-        tables.append(t)
+    for key, title in (
+        ("sentiment_team_sets", "Sentiment on team-written reviews (tests/fixtures: customer-service ru/pl/hu/he, "
+                                "Armenian; not independent, see models/MODEL_CARD.md)"),
+        ("sentiment_service_test", "Sentiment on held-out written customer-service reviews (models/eval/"
+                                   "service_reviews_test_*; same kind of writer as the training reviews in "
+                                   "models/train_data, so optimistic)"),
+    ):
+        if results.get(key):
+            t = Table(title=title)
+            for col in ("lang", "F1", "acc", "n"):
+                t.add_column(col)
+            for lang, row in results[key].items():
+                t.add_row(lang, _f(row["macro_f1"]), _f(row["accuracy"]), str(row["n"]))
+            tables.append(t)
     topics = results["topics"]
     t = Table(title=f"Topics, aspect-category micro-F1 on mapped labels ({', '.join(topics['mapped_topics'])})")
     # "all ten topics" counts every built-in topic's prediction, so delivery or no_reply on a restaurant sentence

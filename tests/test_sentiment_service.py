@@ -76,7 +76,9 @@ def test_team_sets_appear_in_the_eval_report() -> None:
     topics["en"]["heads_plus_zero_shot_all_topics"] = {"f1": 0.7643}  # ru lacks it: an older eval file
     severity = {"overall": zero, "escalation": zero, "per_flag": {}, "per_lang": {}}
     real = {"n": 75, "any": zero, "polarity": zero, "negative": {"precision": 0.554, "recall": 0.484, "f1": 0.517}}
+    written = {"hy": {"macro_f1": 0.9178, "accuracy": 0.9167, "n": 48}}
     results = {"sentiment": {"onnx-int8": {}}, "sentiment_team_sets": scores, "topics_real": real,
+               "sentiment_service_test": written,
                "topics": {"mapped_topics": [], **topics}, "severity": {"items": 0, "union": severity}}
     console = Console(record=True, width=400)
     for table in render_tables(results):
@@ -85,5 +87,6 @@ def test_team_sets_appear_in_the_eval_report() -> None:
     # Rich wraps a title to its table's width; the rows are what matter.
     assert "Sentiment on" in text and "team-written" in text
     assert f"{scores['he']['macro_f1']:.3f}" in text.split("team-written", 1)[1]
+    assert "held-out written" in text and "0.918" in text.split("held-out written", 1)[1]
     assert "all ten topics" in text and "0.764" in text.split("Topics", 1)[1]
     assert "negative topics" in text and "0.517" in text.split("Topics on real reviews", 1)[1]

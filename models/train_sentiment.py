@@ -528,7 +528,8 @@ SERVICE_TEST_DIR = Path(__file__).resolve().parent / "eval"
 
 
 def service_test_rows(directory: Path = SERVICE_TEST_DIR) -> list[dict[str, Any]]:
-    """Held-out written customer-service reviews (eval/service_reviews_test_*.jsonl; never trained or tuned on)."""
+    """Held-out written customer-service reviews (eval/service_reviews_test_*.jsonl): never trained on, no sentiment
+    choice made on them (severity's last lexicon fixes were read off them, see MODEL_CARD.md)."""
     return [json.loads(line) for path in sorted(directory.glob("service_reviews_test_*.jsonl"))
             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 

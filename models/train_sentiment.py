@@ -6,6 +6,7 @@ import json
 import os
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -342,10 +343,15 @@ def training_set(data: Path | None, pl_sentences: bool = True, runtime: str = FE
 SERVICE_DIR = Path(__file__).resolve().parent / "train_data"
 
 
+def read_jsonl(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """The objects of JSON Lines files, in order (blank lines skipped)."""
+    return [json.loads(line) for path in paths for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
 def service_rows(directory: Path = SERVICE_DIR) -> list[dict[str, Any]]:
     """The written customer-service training reviews (train_data/service_reviews_*.jsonl), every language."""
-    rows = [json.loads(line) for path in sorted(directory.glob("service_reviews_*.jsonl"))
-            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = read_jsonl(sorted(directory.glob("service_reviews_*.jsonl")))
     bad = [r.get("id") for r in rows if r.get("label") not in LABEL_INDEX or not str(r.get("text", "")).strip()]
     if bad:
         raise ValueError(f"{directory}: rows without a 3-class label or text: {bad[:5]}")
@@ -425,6 +431,8 @@ def train_all(data: Path | None, settings: HeadSettings | None = None) -> tuple[
     lexical = fit_lexical(pooled, settings)
     row_weight = None
     if settings.service_weight:
+        # Embedded as one set with every language, then subset: int8 vectors depend on their batch, and the shipped
+        # head was fitted on these.
         service = service_set(settings.train_runtime)
         if settings.service_languages is not None:
             service = subset(service, np.array([g in settings.service_languages for g in service.lang], dtype=bool))
@@ -520,8 +528,7 @@ TEAM_SETS = ("service_sentiment.jsonl", "hy_sentiment.jsonl")
 
 def team_rows() -> list[dict[str, Any]]:
     """Rows of the team-written sets (tests/fixtures; customer-service reviews in ru/pl/hu/he, Armenian)."""
-    return [json.loads(line) for name in TEAM_SETS
-            for line in (TRUSTPILOT_DIR.parent / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(TRUSTPILOT_DIR.parent / name for name in TEAM_SETS)
 
 
 SERVICE_TEST_DIR = Path(__file__).resolve().parent / "eval"
@@ -530,8 +537,7 @@ SERVICE_TEST_DIR = Path(__file__).resolve().parent / "eval"
 def service_test_rows(directory: Path = SERVICE_TEST_DIR) -> list[dict[str, Any]]:
     """Held-out written customer-service reviews (eval/service_reviews_test_*.jsonl): never trained on, no sentiment
     choice made on them (severity's last lexicon fixes were read off them, see MODEL_CARD.md)."""
-    return [json.loads(line) for path in sorted(directory.glob("service_reviews_test_*.jsonl"))
-            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(sorted(directory.glob("service_reviews_test_*.jsonl")))
 
 
 def team_eval(model: SentimentModel, runtime: str = FEATURE_RUNTIME,

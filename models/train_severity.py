@@ -118,15 +118,33 @@ def reference_sentences(
     lang: str, data: Path, excluded: tuple[set[str], list[str]], max_sentences: int = MAX_SENTENCES
 ) -> tuple[int, list[str], list[int], list[bool]]:
     """(reviews used, sentences, review index per sentence, check fold per sentence) for one language."""
-    from models.nlp import parse_many
-
-    cfg = load_config()["embedding"]
-    min_chars, max_chars = int(cfg["min_chars"]), int(cfg["max_chars"])
     rows = [r for r in load_sentiment(lang, "train", data, include_mixed=True) if r.text.strip()]  # type: ignore[arg-type]
     exact, sample = excluded
     # A review that quotes a sample text is left out too (PolEmo sentence items are cut from reviews).
     kept = {r.text for r in rows if _norm(r.text) not in exact and not any(part in _norm(r.text) for part in sample)}
     texts = sorted({detokenise(t, lang) for t in kept}, key=lambda t: _bucket(f"{SEED_KEY}:{t}"))
+    return _collect_sentences(texts, lang, excluded, max_sentences)
+
+
+def written_sentences(lang: str, excluded: tuple[set[str], list[str]]) -> tuple[int, list[str], list[int], list[bool]]:
+    """(reviews, sentences, review index per sentence, check fold per sentence) of the written customer-service
+    reviews of one language (models/train_data; the genre the product reads, which the public corpora miss)."""
+    from models.train_sentiment import service_rows
+
+    texts = [r["text"] for r in service_rows() if r["lang"] == lang and _norm(r["text"]) not in excluded[0]]
+    return _collect_sentences(texts, lang, excluded, MAX_SENTENCES)
+
+
+def _collect_sentences(
+    texts: list[str], lang: str, excluded: tuple[set[str], list[str]], max_sentences: int
+) -> tuple[int, list[str], list[int], list[bool]]:
+    """Distinct sentences of these texts, in order, within the detector's length limits and outside ``excluded``;
+    each text's check fold comes from a hash of the text."""
+    from models.nlp import parse_many
+
+    cfg = load_config()["embedding"]
+    min_chars, max_chars = int(cfg["min_chars"]), int(cfg["max_chars"])
+    exact, sample = excluded
     sentences: list[str] = []
     review: list[int] = []
     check: list[bool] = []
@@ -153,33 +171,6 @@ def reference_sentences(
                 check.append(held)
             used += 1
     return used, sentences, review, check
-
-
-def written_sentences(lang: str, excluded: tuple[set[str], list[str]]) -> tuple[int, list[str], list[int], list[bool]]:
-    """(reviews, sentences, review index per sentence, check fold per sentence) of the written customer-service
-    reviews of one language (models/train_data; the genre the product reads, which the public corpora miss)."""
-    from models.nlp import parse_many
-    from models.train_sentiment import service_rows
-
-    cfg = load_config()["embedding"]
-    min_chars, max_chars = int(cfg["min_chars"]), int(cfg["max_chars"])
-    exact, sample = excluded
-    texts = [r["text"] for r in service_rows() if r["lang"] == lang and _norm(r["text"]) not in exact
-             and not any(part in _norm(r["text"]) for part in sample)]
-    sentences: list[str] = []
-    review: list[int] = []
-    check: list[bool] = []
-    seen: set[str] = set()
-    for k, (text, parsed) in enumerate(zip(texts, parse_many(texts, [lang] * len(texts)), strict=True)):
-        held = _bucket(f"{SEED_KEY}-check:{_norm(text)}") < CHECK_FRACTION
-        for sent in parsed.doc.sents:
-            sentence = sent.text.strip()[:max_chars]
-            if len(sentence) >= min_chars and sentence not in seen:
-                seen.add(sentence)
-                sentences.append(sentence)
-                review.append(k)
-                check.append(held)
-    return len(texts), sentences, review, check
 
 
 def load_reference(data: Path, encoder: Any, max_sentences: int = MAX_SENTENCES) -> list[Reference]:

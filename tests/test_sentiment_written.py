@@ -18,7 +18,15 @@ import numpy as np
 import pytest
 from sentiment_sets import load_rows, macro_f1_and_recalls
 
-from models.train_sentiment import SERVICE_DIR, XY, HeadSettings, fit_mlp, service_rows, service_test_rows
+from models.train_sentiment import (
+    SERVICE_DIR,
+    XY,
+    HeadSettings,
+    fit_mlp,
+    read_jsonl,
+    service_rows,
+    service_test_rows,
+)
 
 LABELS = ("negative", "neutral", "positive")
 LANGS = ("en", "ru", "pl", "hu", "he", "hy")
@@ -52,8 +60,7 @@ def test_training_rows_are_balanced_per_language() -> None:
 
 def test_no_training_row_copies_an_evaluation_text() -> None:
     evaluation = (service_test_rows() + load_rows("service_sentiment.jsonl") + load_rows("hy_sentiment.jsonl")
-                  + [json.loads(line) for line in (Path(__file__).resolve().parents[1] / "models" / "eval"
-                                                   / "he_reviews_test.jsonl").read_text(encoding="utf-8").splitlines()])
+                  + read_jsonl([Path(__file__).resolve().parents[1] / "models" / "eval" / "he_reviews_test.jsonl"]))
     assert len(service_test_rows()) == 48 * len(LANGS)
     seen = {" ".join(_words(r["text"])) for r in evaluation}
     grams = [g for g in (_trigrams(r["text"]) for r in evaluation) if g]

@@ -35,18 +35,22 @@ TEXTS = [
     ("חויבתי פעמיים ואף אחד לא עונה לטלפון.", "he", "negative"),
     ("Az étterem a belvárosban van.", "hu", "neutral"),
 ]
+ARMENIAN = ["Պատվերը ուշացավ երկու շաբաթ, և ոչ ոք չպատասխանեց։", "Շատ բարեհամբույր անձնակազմ, շնորհակալություն։"]
 
 
 @pytest.fixture(scope="module")
 def pack_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rows = []
-    for group in ("train", "dev", "test"):
+    for group in ("train", "dev", "test", "test_service"):
         for k, (text, lang, label) in enumerate(TEXTS):
             row = LabelledText(f"{group}:{k}", text, lang, label, "test", "test")
             rows.append((GROUPS[group], row))
+    # A language with written reviews only (Armenian): trained on and reported, never in dev.
+    rows.append((GROUPS["train"], LabelledText("train:hy", ARMENIAN[0], "hy", "negative", "test", "test")))
+    rows.append((GROUPS["test_service"], LabelledText("service:hy", ARMENIAN[1], "hy", "positive", "test", "test")))
     out = tmp_path_factory.mktemp("pack") / "pack.npz"
     sizes = build(out, rows=rows)
-    assert sizes["examples"] == 3 * len(TEXTS)
+    assert sizes["examples"] == 4 * len(TEXTS) + 2
     assert sizes["sentences"] > sizes["examples"]  # multi-sentence texts are split as the analysis splits them
     return out
 
@@ -96,16 +100,24 @@ def test_a_short_run_writes_results_and_branch_weights(pack_path: Path, tmp_path
     assert [r["variant"] for r in runs] == ["frozen", "branch-lora-2"]
     for r in runs:
         assert set(r["test"]) == {"en", "ru", "pl", "hu", "he"}
+        assert set(r["test_service"]) == {"en", "ru", "pl", "hu", "he", "hy"}
         assert 1 <= r["best_epoch"] <= r["epochs"]
     weights = np.load(tmp_path / "branch-lora-2.npz")
     assert {k.split(".")[2] for k in weights.files if k.startswith("encoder.layer.")} == {"10", "11"}
     assert weights["head.1.weight"].shape == (ft.HIDDEN, 384)
     vectors = np.load(tmp_path / "frozen-vectors.npz")
-    assert vectors["vectors"].shape == (3 * len(TEXTS), 384)
+    assert vectors["vectors"].shape == (4 * len(TEXTS) + 2, 384)
     assert np.allclose(np.linalg.norm(vectors["vectors"].astype(np.float32), axis=1), 1.0, atol=1e-2)
+    # The int8 copy (what comes back from the GPU machine) reads as the same vectors.
+    examples8, vectors8 = ft.read_vectors(tmp_path / "frozen-vectors8.npz")
+    assert np.array_equal(examples8, vectors["examples"])
+    assert (vectors8 * vectors["vectors"].astype(np.float32)).sum(1).min() > 0.999
     # The shipped head recipe, fitted on the exported vectors (how encoders are compared, on dev).
-    report = compare(pack_path, [tmp_path / "frozen-vectors.npz"])["frozen-vectors"]
+    report = compare(pack_path, [tmp_path / "frozen-vectors.npz", tmp_path / "frozen-vectors8.npz"])
+    assert report["frozen-vectors8"]["dev_mean"] == pytest.approx(report["frozen-vectors"]["dev_mean"], abs=0.05)
+    report = report["frozen-vectors"]
     assert set(report["dev"]) == set(report["test"]) == {"en", "ru", "pl", "hu", "he"}
+    assert set(report["test_service"]) == {"en", "ru", "pl", "hu", "he", "hy"}
     assert all(0.0 <= v <= 1.0 for v in report["dev"].values())
     assert report["dev_mean"] == pytest.approx(np.mean(list(report["dev"].values())), abs=1e-4)
     adapters = np.load(tmp_path / "branch-lora-2-adapters.npz")

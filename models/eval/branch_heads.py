@@ -2,8 +2,9 @@
 
     python -m models.eval.branch_heads PACK VECTORS.npz [VECTORS.npz ...]
 
-Each file holds the head inputs of every pack example (``FT_VECTORS=1``), e.g. the frozen encoder's and a
-fine-tuned branch's. For each, the recipe of ``models.train_sentiment`` (3-seed MLP on the training rows,
+Each file holds the head inputs of every pack example (``FT_VECTORS=1``: float16 ``*-vectors.npz``, or the int8
+``*-vectors8.npz`` that fits what comes back from the GPU machine), e.g. the frozen encoder's and a fine-tuned
+branch's. For each, the recipe of ``models.train_sentiment`` (3-seed MLP on the training rows,
 per-language logit offsets tuned on our dev splits) is fitted and dev and test macro-F1 are printed per
 language. The choice between encoders is made on the dev mean; test is printed for the record.
 """
@@ -16,17 +17,21 @@ from pathlib import Path
 
 import numpy as np
 
+from models.eval.finetune_gpu import read_vectors
 from models.train_sentiment import XY, HeadSettings, fit_head, scores, tune_offsets
 
 
-def _sets(pack: dict, vectors: np.lib.npyio.NpzFile) -> dict[str, XY]:
+def _sets(pack: dict, vectors: tuple[np.ndarray, np.ndarray]) -> dict[str, XY]:
     """train / dev / test XY sets (vectors in pack order) from a pack and an export."""
     meta = json.loads(bytes(pack["meta"]).decode())
     langs = meta["langs"]
-    x = np.zeros((len(pack["ex_group"]), vectors["vectors"].shape[1]), dtype=np.float32)
-    x[vectors["examples"]] = vectors["vectors"].astype(np.float32)
+    examples, vecs = vectors
+    x = np.zeros((len(pack["ex_group"]), vecs.shape[1]), dtype=np.float32)
+    x[examples] = vecs
     out = {}
-    for group in ("train", "dev", "test"):
+    for group in ("train", "dev", "test", "test_service"):
+        if group not in meta["groups"]:
+            continue
         sel = np.flatnonzero(pack["ex_group"] == meta["groups"][group])
         out[group] = XY(x[sel], pack["ex_label"][sel].astype(np.int64), [langs[k] for k in pack["ex_lang"][sel]],
                         [str(i) for i in pack["ex_id"][sel]], [""] * len(sel))
@@ -38,17 +43,25 @@ def compare(pack_path: Path, vector_paths: list[Path]) -> dict[str, dict]:
     pack = dict(np.load(pack_path))
     report = {}
     for path in vector_paths:
-        sets = _sets(pack, np.load(path))
+        sets = _sets(pack, read_vectors(path))
         head = fit_head(sets["train"], HeadSettings())
         row: dict[str, dict] = {"dev": {}, "test": {}}
+        offsets_by_lang: dict[str, np.ndarray] = {}
         for lang in sorted(set(sets["dev"].lang), key=["en", "ru", "pl", "hu", "he"].index):
             dev_mask = np.array([g == lang for g in sets["dev"].lang])
             test_mask = np.array([g == lang for g in sets["test"].lang])
             dev_logits = head.logits(sets["dev"].x[dev_mask])
             offsets = np.array(tune_offsets(dev_logits, sets["dev"].y[dev_mask]), dtype=np.float32)
+            offsets_by_lang[lang] = offsets
             row["dev"][lang] = scores(sets["dev"].y[dev_mask], (dev_logits + offsets).argmax(1))["macro_f1"]
             test_logits = head.logits(sets["test"].x[test_mask])
             row["test"][lang] = scores(sets["test"].y[test_mask], (test_logits + offsets).argmax(1))["macro_f1"]
+        if "test_service" in sets:  # written service reviews, six languages; each language's dev offsets (none: hy)
+            row["test_service"] = {}
+            for lang in sorted(set(sets["test_service"].lang)):
+                mask = np.array([g == lang for g in sets["test_service"].lang])
+                logits = head.logits(sets["test_service"].x[mask]) + offsets_by_lang.get(lang, 0.0)
+                row["test_service"][lang] = scores(sets["test_service"].y[mask], logits.argmax(1))["macro_f1"]
         row["dev_mean"] = round(float(np.mean(list(row["dev"].values()))), 4)
         row["test_mean"] = round(float(np.mean(list(row["test"].values()))), 4)
         report[path.stem] = row

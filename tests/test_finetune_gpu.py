@@ -92,17 +92,17 @@ def test_lora_adapters_fold_into_plain_weights(pack_path: Path) -> None:
 
 def test_a_short_run_writes_results_and_branch_weights(pack_path: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FT_VARIANTS", "frozen:0:3,branch-lora-2:5e-4:1")
+    monkeypatch.setenv("FT_VARIANTS", "frozen:0:3,branch-lora-2_fast:5e-4:1")
     monkeypatch.setenv("FT_BUDGET_S", "600")
     monkeypatch.setenv("FT_VECTORS", "1")
     ft.main([str(pack_path), str(tmp_path)])
     runs = json.loads((tmp_path / "results.json").read_text())["runs"]
-    assert [r["variant"] for r in runs] == ["frozen", "branch-lora-2"]
+    assert [r["variant"] for r in runs] == ["frozen", "branch-lora-2_fast"]
     for r in runs:
         assert set(r["test"]) == {"en", "ru", "pl", "hu", "he"}
         assert set(r["test_service"]) == {"en", "ru", "pl", "hu", "he", "hy"}
         assert 1 <= r["best_epoch"] <= r["epochs"]
-    weights = np.load(tmp_path / "branch-lora-2.npz")
+    weights = np.load(tmp_path / "branch-lora-2_fast.npz")
     assert {k.split(".")[2] for k in weights.files if k.startswith("encoder.layer.")} == {"10", "11"}
     assert weights["head.1.weight"].shape == (ft.HIDDEN, 384)
     vectors = np.load(tmp_path / "frozen-vectors.npz")
@@ -120,5 +120,5 @@ def test_a_short_run_writes_results_and_branch_weights(pack_path: Path, tmp_path
     assert set(report["test_service"]) == {"en", "ru", "pl", "hu", "he", "hy"}
     assert all(0.0 <= v <= 1.0 for v in report["dev"].values())
     assert report["dev_mean"] == pytest.approx(np.mean(list(report["dev"].values())), abs=1e-4)
-    adapters = np.load(tmp_path / "branch-lora-2-adapters.npz")
+    adapters = np.load(tmp_path / "branch-lora-2_fast-adapters.npz")
     assert adapters.files and all(k.endswith((".a", ".b")) for k in adapters.files)

@@ -120,8 +120,14 @@ def merge_lora(layers: nn.ModuleList) -> None:
                     setattr(module, child_name, child.merged())
 
 
+def base_variant(variant: str) -> str:
+    """The variant without its tag: ``branch-lora-12_slow`` is ``branch-lora-12`` at other settings (own files)."""
+    return variant.split("_", 1)[0]
+
+
 def top_layers(variant: str, n: int = 12) -> int:
     """How many top layers a variant trains: 0 for ``frozen``, all for ``full``, K for ``branch-*-K``."""
+    variant = base_variant(variant)
     return 0 if variant == "frozen" else n if variant == "full" else int(variant.rsplit("-", 1)[1])
 
 
@@ -138,8 +144,9 @@ class Net(nn.Module):
         n = len(bert.encoder.layer)
         self.k = top_layers(variant, n)
         self.start = n - self.k
-        self.bert = copy.deepcopy(bert) if variant == "full" else None
-        self.top = copy.deepcopy(bert.encoder.layer[self.start:]) if variant != "full" else nn.ModuleList()
+        full = base_variant(variant) == "full"
+        self.bert = copy.deepcopy(bert) if full else None
+        self.top = copy.deepcopy(bert.encoder.layer[self.start:]) if not full else nn.ModuleList()
         for p in self.parameters():
             p.requires_grad_(False)
         trainable = self.bert.encoder.layer if self.bert is not None else self.top
@@ -445,7 +452,7 @@ def train_variant(bert: nn.Module, data: Data, cache: Cache | None, variant: str
                           test_hotels=evaluate(net, data, cache, "test_hotels", langs),
                           test_service=evaluate(net, data, cache, "test_service", langs))
             result["test_mean"] = round(float(np.mean([v["macro_f1"] for v in result["test"].values()])), 4)
-            if variant != "full":
+            if base_variant(variant) != "full":
                 save_branch(net, out / f"{variant}.npz")
             if os.environ.get("FT_VECTORS"):
                 export_vectors(net, data, cache, out / f"{variant}-vectors.npz")
@@ -495,7 +502,7 @@ def main(argv: list[str]) -> None:
     bert = build_bert(pack, device).eval()
     data = Data(pack, device, smoke)
     plan = [v.split(":") for v in os.environ.get("FT_VARIANTS", DEFAULT_PLAN).split(",")]
-    layers = sorted({12 - top_layers(v) for v, _, _ in plan if v != "full"})
+    layers = sorted({12 - top_layers(v) for v, _, _ in plan if base_variant(v) != "full"})
     needed = np.concatenate([data.sentences_of(ex)[0] for ex in data.idx.values()] + [pack["check_sent"]])
     caches = Cache.build(bert, data, layers, TOKEN_BUDGET, np.unique(needed))
     print(f"loaded and cached layers {layers} in {time.time() - t0:.1f}s on {device}; "
@@ -506,7 +513,7 @@ def main(argv: list[str]) -> None:
         if time.time() > deadline - 20:
             print(f"skipping {variant}: past the budget", flush=True)
             continue
-        cache = None if variant == "full" else caches[12 - top_layers(variant)]
+        cache = None if base_variant(variant) == "full" else caches[12 - top_layers(variant)]
         train_variant(bert, data, cache, variant, langs, int(epochs), float(lr), deadline, out, log)
         if device == "cuda":
             torch.cuda.empty_cache()

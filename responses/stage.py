@@ -64,6 +64,7 @@ def _analysis_dict(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "language": row["language"],
         "sentiment": row["sentiment"],
+        "sentiment_scores": parse(row.get("sentiment_scores")),
         "topics": parse(row["topics"]) or [],
         "severity": flags,
     }

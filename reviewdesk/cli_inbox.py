@@ -190,6 +190,9 @@ def _print_draft(data: dict[str, Any]) -> None:
     low = (d.get("flags") or {}).get("sentiment_low_confidence")
     if low:  # the composer ignored a positive reading in this language: the reviewer may be complaining
         console.print(Text(f"  sentiment not trusted here, read the review: {safe(str(low))}", style="yellow"))
+    disagrees = (d.get("flags") or {}).get("rating_disagrees")
+    if disagrees:  # five stars read as a complaint, or one star read as praise: the reply may answer the wrong thing
+        console.print(Text(f"  stars and text disagree: {safe(str(disagrees))}", style="yellow"))
     if data["successor"]:
         console.print(Text(f"  newer draft of this review: #{data['successor']}", style="yellow"))
 

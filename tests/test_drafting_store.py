@@ -62,18 +62,18 @@ def _setup(tmp_path: Path) -> tuple[Store, object, Path]:
     return store, config, config_file
 
 
-def _analyse(store: Store, version: str = "v1") -> None:
+def _analyse(store: Store, version: str = "v1", analyses: dict | None = None, scores: str = "{}") -> None:
     with store.transaction() as tx:
         todo = tx.reviews_to_analyze(version)
         ids = {r["id"]: r for r in todo}
         external = dict(tx._con.execute("SELECT id, external_id FROM reviews").fetchall())
     rows = []
     for rid, r in ids.items():
-        lang, sentiment, topics, severity = ANALYSES.get(external[rid], ("en", "negative", [], []))
+        lang, sentiment, topics, severity = (analyses or ANALYSES).get(external[rid], ("en", "negative", [], []))
         rows.append({
             "review_id": rid, "model_version": version, "content_hash": r["content_hash"], "language": lang,
             "language_confidence": 0.99, "language_method": "detected", "language_reason": None,
-            "sentiment": sentiment, "sentiment_scores": "{}", "stars": 2.0, "sentences": "[]",
+            "sentiment": sentiment, "sentiment_scores": scores, "stars": 2.0, "sentences": "[]",
             "topics": json.dumps([{"name": n, "polarity": p, "evidence": [f"{n} evidence"], "score": 0.9}
                                   for n, p in topics]),
             "severity": json.dumps(severity), "unclassifiable": None, "truncated": False,
@@ -85,6 +85,21 @@ def _analyse(store: Store, version: str = "v1") -> None:
 
 def _ingest(store: Store, tmp_path: Path, name: str, items: list[dict], source: str = "acme-tp") -> None:
     ingest_feed(store, source, write_feed(tmp_path / name, items))
+
+
+def test_five_stars_read_as_a_complaint_get_thanks_and_a_flag(tmp_path: Path) -> None:
+    # A real case: "I complained, the manager called me and fixed it, 10/10" (5 stars) read negative at 0.62, with a
+    # staff complaint; the draft used to apologise for how our staff treated the reviewer, and nothing else.
+    store, config, config_file = _setup(tmp_path)
+    _ingest(store, tmp_path, "own.jsonl", [review(0, rating=5)])
+    _analyse(store, analyses={"r0": ("en", "negative", [("staff_attitude", "negative")], [])},
+             scores='{"negative": 0.6228, "neutral": 0.2195, "positive": 0.1577}')
+    summary = draft_stored(store, config, config_file)
+    assert summary.by_kind == {"mixed": 1}
+    with store.transaction() as tx:
+        (draft,) = tx._rows("SELECT * FROM drafts")
+    assert json.loads(draft["flags"])["rating_disagrees"] == (
+        "5 stars, but the text reads negative (0.62): check which the reviewer meant")
 
 
 def test_drafts_escalations_and_reruns(tmp_path: Path) -> None:

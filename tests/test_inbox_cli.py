@@ -56,7 +56,9 @@ def desk(tmp_path: Path) -> dict[str, Any]:
     ids = review_ids(store)
     analyse(store, {ids["r1"]: "negative", ids["r2"]: "neutral"})
     variants = _variants()
-    drafts = [make_draft(store, ids[k], T0, variants) for k in ("r1", "r2")]
+    # The 1-star review's text read as praise: the drafter flags that for whoever works the draft.
+    disagree = {"rating_disagrees": "1 star, but the text reads positive (0.71): check which the reviewer meant"}
+    drafts = [make_draft(store, ids[k], T0, variants, flags) for k, flags in (("r1", disagree), ("r2", None))]
 
     def cli(*args: str, user: str | None = None, env: dict[str, str] | None = None) -> Any:
         identity = {"REVIEWDESK_USER": user} if user else {"REVIEWDESK_USER": ""}
@@ -119,6 +121,8 @@ def test_inbox_show_approve_reject_audit(desk: dict[str, Any]) -> None:
     assert "[bold red]HACK[/]" in shown and "\\x1b[2J" in shown and "\\u202e" in shown
     assert "\x1b" not in shown and "\u202e" not in shown
     assert "topic delivery (negative)" in shown and "It came late." in shown
+    assert "stars and text disagree: 1 star, but the text reads positive (0.71)" in " ".join(shown.split())
+    assert "stars and text disagree" not in _ok(cli("show", str(fine), user="vera"))
     assert "[1]" in shown and "[2]" in shown and variants[0].text.splitlines()[2][:40] in shown
     assert "variant 3 failed the checks: argues with the reviewer" in shown
     assert "PENDING" in shown and "draft" in shown  # the history table

@@ -89,6 +89,11 @@ def test_playbook_not_yaml_or_missing(tmp_path: Path) -> None:
         ("positive", 3, 0, 1, "neutral"),
         (None, 1, 0, 0, "negative"),
         ("neutral", None, 0, 0, "neutral"),
+        # Five stars outweigh a negative reading: thanked, and a complaint found is answered as in a mixed review.
+        ("negative", 5, 1, 0, "mixed"),
+        ("negative", 5, 0, 0, "positive"),
+        # Four stars do not: a complaint read in the text is answered as one.
+        ("negative", 4, 1, 0, "negative"),
     ],
 )
 def test_review_kind(sentiment: str | None, rating: float | None, complaints: int, praises: int, kind: str) -> None:
@@ -184,6 +189,24 @@ def test_positive_draft_thanks_for_what_they_liked() -> None:
         assert any(s in text for s in en.praise["food_drink"])
         assert not any(s.split("{")[0] in text for s in en.invite)
         assert verify_text(text, ctx(kind="positive")) == []
+
+
+@pytest.mark.parametrize(
+    ("sentiment", "scores", "rating", "note"),
+    [
+        ("negative", {"negative": 0.62}, 5, "5 stars, but the text reads negative (0.62)"),
+        ("negative", None, 4, "4 stars, but the text reads negative"),
+        ("positive", {"positive": 0.81}, 1, "1 star, but the text reads positive (0.81)"),
+        ("negative", {"negative": 0.9}, 3, None),
+        ("neutral", {"neutral": 0.7}, 5, None),
+        ("positive", {"positive": 0.9}, None, None),
+    ],
+)
+def test_plan_flags_stars_and_text_that_disagree(sentiment: str, scores: dict | None, rating: float | None,
+                                                 note: str | None) -> None:
+    a = analysis(sentiment=sentiment, topics=[("staff_attitude", "negative")]) | {"sentiment_scores": scores}
+    plan = build_plan(review_id="1", analysis=a, rating=rating, author=None, playbook=PLAYBOOK, max_chars=4096)
+    assert plan.flags.get("rating_disagrees") == (note and f"{note}: check which the reviewer meant")
 
 
 def test_drafter_escalates_severity_flags_instead_of_drafting() -> None:

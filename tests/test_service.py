@@ -91,7 +91,8 @@ def review_ids(store: Store) -> dict[str, int]:
         return {r["external_id"]: r["id"] for r in tx.search_reviews(limit=1000, include_removed=True)}
 
 
-def make_draft(store: Store, review_id: int, now: datetime, variants: list[VariantRow] = VARIANTS) -> int:
+def make_draft(store: Store, review_id: int, now: datetime, variants: list[VariantRow] = VARIANTS,
+               flags: dict[str, Any] | None = None) -> int:
     """Save a draft for a review's current text, as the drafting stage does."""
     with store.transaction() as tx:
         content_hash = next(r["content_hash"] for r in tx.reviews_to_analyze("x", reanalyze=True)
@@ -99,7 +100,7 @@ def make_draft(store: Store, review_id: int, now: datetime, variants: list[Varia
         return tx.save_draft(
             review_id=review_id, content_hash=content_hash, model_version="test-v1", playbook_hash="pb",
             generator="test", language="en", review_language="en", language_fallback=False, kind="negative",
-            variants=variants, flags={}, now=now,
+            variants=variants, flags=flags or {}, now=now,
         )
 
 

@@ -120,5 +120,21 @@ def test_a_short_run_writes_results_and_branch_weights(pack_path: Path, tmp_path
     assert set(report["test_service"]) == {"en", "ru", "pl", "hu", "he", "hy"}
     assert all(0.0 <= v <= 1.0 for v in report["dev"].values())
     assert report["dev_mean"] == pytest.approx(np.mean(list(report["dev"].values())), abs=1e-4)
+    assert set(report["dev_cross_half"]) == set(report["dev"])  # NaN where a 2-3 row dev set leaves a half empty
     adapters = np.load(tmp_path / "branch-lora-2_fast-adapters.npz")
     assert adapters.files and all(k.endswith((".a", ".b")) for k in adapters.files)
+
+
+def test_dev_halves_are_fixed_and_cross_half_scores_on_the_other_half() -> None:
+    from models.eval.branch_heads import cross_half_f1, dev_halves
+
+    ids = [f"dev:{k}" for k in range(200)]
+    half = dev_halves(ids)
+    assert np.array_equal(half, dev_halves(ids)) and 60 < half.sum() < 140
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 200)
+    # Logits that are right on half A only: offsets tuned there cannot help half B, and the reverse.
+    logits = np.where(half[:, None], np.eye(3)[y] * 5, rng.normal(size=(200, 3))).astype(np.float32)
+    f1 = cross_half_f1(logits, y, half)
+    assert 0.55 < f1 < 0.8  # about the mean of 1.0 (scored on A) and chance (scored on B)
+    assert np.isnan(cross_half_f1(logits[:1], y[:1], half[:1]))  # one row: no half to score on

@@ -69,6 +69,9 @@ class ReplyPlan:
     business: str
     max_chars: int
     flags: dict[str, Any] = field(default_factory=dict)
+    # The review asks something and the reply is not an apology: it thanks for the question and invites the
+    # reviewer to the business's channel for the answer (the generator cannot know the answer; see `question`).
+    question: bool = False
 
 
 def safe_name(author: str | None) -> str | None:
@@ -110,6 +113,29 @@ def review_kind(sentiment: str | None, rating: float | None, complaints: int, pr
     if rating is not None and rating < 4:
         return "neutral"
     return "positive" if praises else "neutral"
+
+
+# A question ends in a question mark (Latin, full-width, Arabic), or carries the Armenian question mark, which
+# sits on the stressed word rather than at the end. Sentences end at these marks, full stops, Armenian "։" and
+# line breaks.
+_SEGMENT = re.compile(r"[^.!?？؟։\n]+[.!?？؟։]*")
+_QUESTION_END = re.compile(r"(?<![?!？])[?？؟]$")
+_WORD = re.compile(r"\w+")
+
+
+def asks_question(text: str) -> bool:
+    """Whether a review asks something: a sentence of at least three words that ends in one question mark.
+
+    "??" and "?!" read as indignation ("Where is my parcel??"), and a question of one or two words ("Seriously?",
+    "Why?") as rhetoric, so neither counts. Only the fact is used; no text from the review reaches the reply.
+    """
+    for segment in _SEGMENT.findall(text or ""):
+        sentence = segment.strip()
+        if len(_WORD.findall(sentence)) < 3:
+            continue
+        if _QUESTION_END.search(sentence) or "\u055e" in sentence:
+            return True
+    return False
 
 
 def rating_disagreement(sentiment: str | None, scores: dict[str, float] | None, rating: float | None) -> str | None:
@@ -154,8 +180,12 @@ def build_plan(
     playbook: Playbook,
     max_chars: int,
     details: dict[str, str] | None = None,
+    question: bool = False,
 ) -> ReplyPlan:
-    """Decide what the reply says: kind, language, topics with details, offers, ask, name."""
+    """Decide what the reply says: kind, language, topics with details, offers, ask, name.
+
+    ``question``: the review asks something (:func:`asks_question`).
+    """
     details = details or {}
     topics = analysis.get("topics") or []
     complaints = [
@@ -184,6 +214,12 @@ def build_plan(
         known = review_language if review_language not in ("", "und", None) else "an unknown language"
         flags["language_fallback"] = f"no phrasing for {known}: answered in {language}"
     offers = choose_offers(playbook, complaints) if kind in ("negative", "mixed") else []
+    # A negative reply already invites the reviewer to a private channel, and questions in complaints are mostly
+    # indignation ("Where is my refund?"); in a neutral or positive review a question is usually a real one ("Do you
+    # ship to Northern Ireland?"), and thanking it for "balanced feedback" ignores it.
+    answers_question = question and kind in ("neutral", "positive")
+    if answers_question:
+        flags["question"] = "the review asks a question: add the answer to the reply before approving"
     return ReplyPlan(
         review_id=review_id,
         kind=kind,
@@ -200,6 +236,7 @@ def build_plan(
         business=playbook.business,
         max_chars=max_chars,
         flags=flags,
+        question=answers_question,
     )
 
 
@@ -278,8 +315,12 @@ class PhrasebookGenerator:
             body += [pick(p.praise.get(t.name) or p.praise["general"], f"praise.{t.name}") for t in plan.praises]
             if not plan.praises:
                 body.append(pick(p.praise["general"], "praise.general"))
+            if plan.question:
+                body.append(pick(p.question_invite, "question"))
             body.append(pick(p.closing.positive, "closing"))
             body = [fill(s) for s in body]
+        elif plan.question:
+            body = [fill(pick(p.question_thanks, "thanks")), fill(pick(p.question_invite, "question"))]
         else:
             body.append(pick(p.neutral_thanks, "thanks"))
             body += [pick(p.praise.get(t.name) or p.praise["general"], f"praise.{t.name}") for t in plan.praises]

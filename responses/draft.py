@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from responses.compose import DEFAULT_LIMIT, PLATFORM_LIMITS, Generator, PhrasebookGenerator, build_plan
+from responses.compose import (
+    DEFAULT_LIMIT,
+    PLATFORM_LIMITS,
+    Generator,
+    PhrasebookGenerator,
+    asks_question,
+    build_plan,
+)
 from responses.playbook import Playbook
 from responses.verify import VerifyContext, distinct, verify_text
 
@@ -138,9 +145,11 @@ class Drafter:
             playbook=self.playbook,
             max_chars=max_chars,
             details=self._details(analysis),
+            question=asks_question(review.text),
         )
         ctx = VerifyContext(
             kind=plan.kind,
+            question=plan.question,
             language=plan.language,
             playbook=self.playbook,
             max_chars=max_chars,

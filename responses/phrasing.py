@@ -122,6 +122,8 @@ class Phrasing(_Strict):
     praise: dict[str, Variants]
     mixed_bridge: Variants = Field(min_length=2)
     neutral_thanks: Variants = Field(min_length=2)
+    question_thanks: Variants = Field(min_length=2)
+    question_invite: Variants = Field(min_length=2)
     closing: Closing
     sign_off: ByTone
     markers: Markers

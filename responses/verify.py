@@ -39,6 +39,8 @@ class VerifyContext:
     review_text: str = ""
     check_language: bool = True
     extra: dict[str, str] = field(default_factory=dict)
+    # The plan answers a question (ReplyPlan.question): the reply must give the business's channel for the answer.
+    question: bool = False
 
 
 def personal_data(text: str) -> set[str]:
@@ -62,6 +64,8 @@ def _structure(low: str, ctx: VerifyContext, p: Phrasing) -> list[str]:
         "positive": ("thanks",),
         "neutral": ("thanks",),
     }[ctx.kind]
+    if ctx.question and "contact" not in needs:
+        needs = (*needs, "invite", "contact")
     for part in needs:
         if part == "offer":
             ok = any(_has(low, frags) for frags in m.offers.values())

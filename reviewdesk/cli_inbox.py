@@ -193,6 +193,9 @@ def _print_draft(data: dict[str, Any]) -> None:
     disagrees = (d.get("flags") or {}).get("rating_disagrees")
     if disagrees:  # five stars read as a complaint, or one star read as praise: the reply may answer the wrong thing
         console.print(Text(f"  stars and text disagree: {safe(str(disagrees))}", style="yellow"))
+    question = (d.get("flags") or {}).get("question")
+    if question:  # the draft invites the reviewer to write; the answer itself is the approver's to add
+        console.print(Text(f"  {safe(str(question)).removeprefix('the review ')}", style="yellow"))
     if data["successor"]:
         console.print(Text(f"  newer draft of this review: #{data['successor']}", style="yellow"))
 

@@ -58,7 +58,9 @@ def desk(tmp_path: Path) -> dict[str, Any]:
     variants = _variants()
     # The 1-star review's text read as praise: the drafter flags that for whoever works the draft.
     disagree = {"rating_disagrees": "1 star, but the text reads positive (0.71): check which the reviewer meant"}
-    drafts = [make_draft(store, ids[k], T0, variants, flags) for k, flags in (("r1", disagree), ("r2", None))]
+    # The 3-star review asks something: its draft invites the reviewer to write, and the approver adds the answer.
+    question = {"question": "the review asks a question: add the answer to the reply before approving"}
+    drafts = [make_draft(store, ids[k], T0, variants, flags) for k, flags in (("r1", disagree), ("r2", question))]
 
     def cli(*args: str, user: str | None = None, env: dict[str, str] | None = None) -> Any:
         identity = {"REVIEWDESK_USER": user} if user else {"REVIEWDESK_USER": ""}
@@ -122,7 +124,10 @@ def test_inbox_show_approve_reject_audit(desk: dict[str, Any]) -> None:
     assert "\x1b" not in shown and "\u202e" not in shown
     assert "topic delivery (negative)" in shown and "It came late." in shown
     assert "stars and text disagree: 1 star, but the text reads positive (0.71)" in " ".join(shown.split())
-    assert "stars and text disagree" not in _ok(cli("show", str(fine), user="vera"))
+    assert "asks a question" not in shown
+    fine_shown = " ".join(_ok(cli("show", str(fine), user="vera")).split())
+    assert "stars and text disagree" not in fine_shown
+    assert "asks a question: add the answer to the reply before approving" in fine_shown
     assert "[1]" in shown and "[2]" in shown and variants[0].text.splitlines()[2][:40] in shown
     assert "variant 3 failed the checks: argues with the reviewer" in shown
     assert "PENDING" in shown and "draft" in shown  # the history table

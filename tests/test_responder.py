@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from responses.compose import PhrasebookGenerator, build_plan, review_kind, safe_name
+from responses.compose import PhrasebookGenerator, asks_question, build_plan, review_kind, safe_name
 from responses.draft import Drafter, DraftInput, escalation_for
 from responses.phrasing import load_phrasing
 from responses.playbook import EXAMPLE_PLAYBOOK, PlaybookError, load_playbook, parse_playbook
@@ -207,6 +207,74 @@ def test_plan_flags_stars_and_text_that_disagree(sentiment: str, scores: dict | 
     a = analysis(sentiment=sentiment, topics=[("staff_attitude", "negative")]) | {"sentiment_scores": scores}
     plan = build_plan(review_id="1", analysis=a, rating=rating, author=None, playbook=PLAYBOOK, max_chars=4096)
     assert plan.flags.get("rating_disagrees") == (note and f"{note}: check which the reviewer meant")
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("Do you ship to Northern Ireland, and roughly what's the delivery charge?", True),
+        ("Great shop. Is there a dark mode in the app? Could not find it", True),
+        ("Подскажите, можно ли оплатить заказ при получении?", True),
+        ("יש תוכנית להוסיף מצב כהה? לא מצאתי את זה בהגדרות", True),
+        ("Մուգ ռեժիմ ավելացնելու պլան ունե՞ք, կարգավորումներում չգտա", True),  # the mark sits on the word
+        ("¿Hacen envíos a Canarias y cuánto cuesta?", True),
+        ("配送はいつ届きますか？", False),  # one "word" to the \w+ count: too short to tell
+        ("Where is my parcel??", False),
+        ("You call this customer service?!", False),
+        ("Seriously? Why?", False),
+        ("Delivered on time. Thank you!", False),
+        ("", False),
+    ],
+)
+def test_asks_question(text: str, asks: bool) -> None:
+    assert asks_question(text) is asks
+
+
+def test_a_question_gets_an_invitation_to_answer_it_not_thanks_for_feedback() -> None:
+    neutral = analysis(sentiment="neutral")
+    plan = build_plan(review_id="q1", analysis=neutral, rating=None, author=None, playbook=PLAYBOOK, max_chars=4096,
+                      question=True)
+    assert plan.kind == "neutral" and plan.question
+    assert plan.flags["question"] == "the review asks a question: add the answer to the reply before approving"
+    en = load_phrasing("en")
+    assert en is not None
+    texts = PhrasebookGenerator().generate(plan, 2)
+    assert len(texts) == 2 and distinct(texts)
+    for text in texts:
+        assert any(s in text for s in en.question_thanks)
+        assert any(s.replace("{contact}", "care@acme.example") in text for s in en.question_invite)
+        assert not any(s in text for s in en.neutral_thanks)
+        question_ctx = ctx(kind="neutral")
+        question_ctx.question = True
+        assert verify_text(text, question_ctx) == []
+    # Without the contact line a question reply fails the verifier (a plain neutral one need not have it).
+    bare = texts[0].replace("care@acme.example", "us")
+    assert "structure: no contact part" in verify_text(bare, question_ctx)
+    assert "structure: no contact part" not in verify_text(bare, ctx(kind="neutral"))
+    # Praise that asks something keeps its thanks and praise and gains the invitation.
+    praise = analysis(sentiment="positive", topics=[("website_app", "positive")])
+    plan = build_plan(review_id="q2", analysis=praise, rating=5, author=None, playbook=PLAYBOOK, max_chars=4096,
+                      question=True)
+    text = PhrasebookGenerator().generate(plan, 1)[0]
+    assert plan.kind == "positive" and any(s in text for s in en.praise["website_app"])
+    assert any(s.replace("{contact}", "care@acme.example") in text for s in en.question_invite)
+    # A complaint's question ("Where is my refund?") is answered as a complaint: apology, ask, invite, offer.
+    plan = build_plan(review_id="q3", analysis=analysis(topics=[("delivery", "negative")]), rating=1, author=None,
+                      playbook=PLAYBOOK, max_chars=4096, question=True)
+    assert plan.kind == "negative" and not plan.question and "question" not in plan.flags
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "pl", "hu", "he", "hy", "uk", "de", "es", "fr"])
+def test_question_replies_pass_every_check_in_every_language(lang: str) -> None:
+    drafter = Drafter(PLAYBOOK)  # with the language check
+    text = {"en": "Do you deliver on Sundays?", "ru": "Вы доставляете по воскресеньям?",
+            "pl": "Czy dostarczacie w niedziele?", "hu": "Vasárnap is szállítanak?",
+            "he": "אתם עושים משלוחים בימי ראשון?", "hy": "Կիրակի օրերին առաքու՞մ եք",
+            "uk": "Ви доставляєте в неділю?", "de": "Liefern Sie auch sonntags?",
+            "es": "¿Hacen entregas los domingos?", "fr": "Livrez-vous aussi le dimanche ?"}[lang]
+    result = drafter.draft(DraftInput(id=f"q-{lang}", text=text), analysis(lang=lang, sentiment="neutral"))
+    assert result.kind == "neutral" and "question" in result.flags, result.flags
+    assert result.variants and all(v.passed for v in result.variants), [v.problems for v in result.variants]
 
 
 def test_drafter_escalates_severity_flags_instead_of_drafting() -> None:

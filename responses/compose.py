@@ -124,14 +124,14 @@ _WORD = re.compile(r"\w+")
 
 
 def asks_question(text: str) -> bool:
-    """Whether a review asks something: a sentence of at least three words that ends in one question mark.
+    """Whether a review asks something: a sentence of at least two words that ends in one question mark.
 
-    "??" and "?!" read as indignation ("Where is my parcel??"), and a question of one or two words ("Seriously?",
+    "??" and "?!" read as indignation ("Where is my parcel??"), and a one-word question ("Seriously?",
     "Why?") as rhetoric, so neither counts. Only the fact is used; no text from the review reaches the reply.
     """
     for segment in _SEGMENT.findall(text or ""):
         sentence = segment.strip()
-        if len(_WORD.findall(sentence)) < 3:
+        if len(_WORD.findall(sentence)) < 2:
             continue
         if _QUESTION_END.search(sentence) or "\u055e" in sentence:
             return True

@@ -216,6 +216,7 @@ def test_plan_flags_stars_and_text_that_disagree(sentiment: str, scores: dict | 
         ("Great shop. Is there a dark mode in the app? Could not find it", True),
         ("Подскажите, можно ли оплатить заказ при получении?", True),
         ("יש תוכנית להוסיף מצב כהה? לא מצאתי את זה בהגדרות", True),
+        ("המסעדה כשרה? לא ראיתי תעודה בדף.", True),  # "Is the restaurant kosher?": two words in Hebrew
         ("Մուգ ռեժիմ ավելացնելու պլան ունե՞ք, կարգավորումներում չգտա", True),  # the mark sits on the word
         ("¿Hacen envíos a Canarias y cuánto cuesta?", True),
         ("配送はいつ届きますか？", False),  # one "word" to the \w+ count: too short to tell

@@ -105,8 +105,11 @@ def draft_stored(
             if drafter is None or analysis is None:
                 continue
             platform, override = targets.get(review["source"], (review["platform"], None))
+            # The title is part of what the reviewer wrote: a question may be there ("Do you ship to Ireland?"), and
+            # so may personal data the verifier must not let a draft echo.
+            text = "\n".join(part for part in (review.get("title"), review["text"]) if part)
             item = DraftInput(
-                id=str(review["review_id"]), text=review["text"] or "", rating=review["rating"],
+                id=str(review["review_id"]), text=text, rating=review["rating"],
                 author=review["author_name"], source=review["source"], platform=platform, max_chars=override,
             )
             results.append((review, analysis, drafter, drafter.draft(item, _analysis_dict(analysis))))

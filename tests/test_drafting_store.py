@@ -13,6 +13,7 @@ from conftest import review, write_feed
 
 from pipeline.ingest import ingest_feed, register_sources
 from pipeline.store import ANALYSIS_SCHEMA, Store
+from responses.phrasing import load_phrasing
 from responses.playbook import EXAMPLE_PLAYBOOK, PlaybookError
 from responses.stage import draft_stored
 from reviewdesk.config import load_config
@@ -100,6 +101,29 @@ def test_five_stars_read_as_a_complaint_get_thanks_and_a_flag(tmp_path: Path) ->
         (draft,) = tx._rows("SELECT * FROM drafts")
     assert json.loads(draft["flags"])["rating_disagrees"] == (
         "5 stars, but the text reads negative (0.62): check which the reviewer meant")
+
+
+def test_a_question_in_the_title_gets_the_invitation_and_the_flag(tmp_path: Path) -> None:
+    store, config, config_file = _setup(tmp_path)
+    _ingest(store, tmp_path, "own.jsonl", [
+        review(0, rating=3, title="Do you deliver on Sundays?", text="Looking at the garden furniture range."),
+        review(1, rating=3, title="Garden furniture", text="Looked at the range in the shop."),
+    ])
+    _analyse(store, analyses={"r0": ("en", "neutral", [], []), "r1": ("en", "neutral", [], [])})
+    summary = draft_stored(store, config, config_file)
+    assert summary.by_kind == {"neutral": 2}
+    with store.transaction() as tx:
+        drafts = {row["external_id"]: row for row in tx._rows(
+            "SELECT r.external_id, d.flags, string_agg(v.text, '|') AS texts FROM drafts d"
+            " JOIN reviews r ON r.id = d.review_id JOIN draft_variants v ON v.draft_id = d.id"
+            " GROUP BY r.external_id, d.flags")}
+    assert json.loads(drafts["r0"]["flags"])["question"].startswith("the review asks a question")
+    en = load_phrasing("en")
+    assert en is not None
+    assert "care@acme.example" in drafts["r0"]["texts"] and any(s in drafts["r0"]["texts"] for s in en.question_thanks)
+    assert "question" not in json.loads(drafts["r1"]["flags"] or "{}")
+    assert any(s in drafts["r1"]["texts"] for s in en.neutral_thanks)
+    assert not any(s in drafts["r1"]["texts"] for s in en.question_thanks)
 
 
 def test_drafts_escalations_and_reruns(tmp_path: Path) -> None:

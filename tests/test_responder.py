@@ -225,6 +225,8 @@ def test_plan_flags_stars_and_text_that_disagree(sentiment: str, scores: dict | 
         ("Seriously? Why?", False),
         ("Delivered on time. Thank you!", False),
         ("", False),
+        ("word " * 20_000 + "or is it?", True),  # hostile input: 100,000 characters in one sentence
+        ("\ud800 Is a lone surrogate fine?", True),
     ],
 )
 def test_asks_question(text: str, asks: bool) -> None:

@@ -77,7 +77,11 @@ def test_team_sets_appear_in_the_eval_report() -> None:
     severity = {"overall": zero, "escalation": zero, "per_flag": {}, "per_lang": {}}
     real = {"n": 75, "any": zero, "polarity": zero, "negative": {"precision": 0.554, "recall": 0.484, "f1": 0.517}}
     written = {"hy": {"macro_f1": 0.9178, "accuracy": 0.9167, "n": 48}}
-    results = {"sentiment": {"onnx-int8": {}}, "sentiment_team_sets": scores, "topics_real": real,
+    common = {"baseline_macro_f1": 0.67, "target_macro_f1": 0.8, "n": 623, "split": "SemEval test"}
+    int8 = {"en": {"macro_f1": 0.7563, "accuracy": 0.7956, "macro_f1_range": [0.7418, 0.7636],
+                   "accuracy_range": [0.7833, 0.801], **common}}
+    torch = {"en": {"macro_f1": 0.7647, "accuracy": 0.8058, **common}}
+    results = {"sentiment": {"onnx-int8": int8, "torch": torch}, "sentiment_team_sets": scores, "topics_real": real,
                "sentiment_service_test": written,
                "topics": {"mapped_topics": [], **topics}, "severity": {"items": 0, "union": severity}}
     console = Console(record=True, width=400)
@@ -85,8 +89,22 @@ def test_team_sets_appear_in_the_eval_report() -> None:
         console.print(table)
     text = console.export_text()
     # Rich wraps a title to its table's width; the rows are what matter.
+    # int8 scores are a mean over batchings with their range; float32 has one; both accuracies are shown.
+    held_out = text.split("Sentiment, 3-class", 1)[1].split("Sentiment on", 1)[0]
+    assert "0.756 (0.742–0.764)" in held_out and "0.796 (0.783–0.801)" in held_out
+    assert "0.765" in held_out and "0.806" in held_out and "acc torch" in held_out
     assert "Sentiment on" in text and "team-written" in text
     assert f"{scores['he']['macro_f1']:.3f}" in text.split("team-written", 1)[1]
     assert "held-out written" in text and "0.918" in text.split("held-out written", 1)[1]
     assert "all ten topics" in text and "0.764" in text.split("Topics", 1)[1]
     assert "negative topics" in text and "0.517" in text.split("Topics on real reviews", 1)[1]
+
+
+def test_int8_is_scored_over_several_batchings() -> None:
+    from models.evaluate import INT8_BATCHINGS, _batching_orders
+
+    int8 = _batching_orders(50, "onnx-int8")
+    assert len(int8) == INT8_BATCHINGS >= 3 and int8[0] == list(range(50))
+    assert all(sorted(o) == list(range(50)) for o in int8) and len({tuple(o) for o in int8}) == INT8_BATCHINGS
+    assert _batching_orders(50, "onnx-int8") == int8  # fixed seeds: the same report every run
+    assert _batching_orders(50, "torch") == [list(range(50))] and _batching_orders(50, "onnx") == [list(range(50))]

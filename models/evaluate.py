@@ -25,7 +25,7 @@ LABELS = ["negative", "neutral", "positive"]
 
 
 # ONNX int8 quantises each batch's activations with one scale, so a text's vector depends on the other texts in its
-# batch, and the int8 test scores move with it: the English test set, embedded in nine orders, scored macro-F1
+# batch, and the int8 test scores move with it: the English test set, embedded in ten orders, scored macro-F1
 # 0.742-0.764 (accuracy 0.783-0.801), the file order being the lowest draw (MODEL_CARD.md, "ONNX int8 and
 # batching"). Batch-dependent runtimes are therefore scored over the file order and two fixed shuffles, and the
 # mean is reported with the range. float32 runtimes give the same vectors in any batching (to float rounding).

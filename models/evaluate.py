@@ -61,8 +61,9 @@ def evaluate_sentiment(data: Path, runtime: str) -> dict[str, Any]:
         f1s, accs = [], []
         for order in _batching_orders(len(rows), runtime):
             # The same input the analysis gives the head: the text's sentence vectors, pooled.
-            vecs = np.empty((len(rows), 384), dtype=np.float32)
-            vecs[order] = text_features([rows[i].text for i in order], [lang] * len(rows), runtime)
+            embedded = text_features([rows[i].text for i in order], [lang] * len(rows), runtime)
+            vecs = np.empty_like(embedded)
+            vecs[order] = embedded  # back to file order
             pred = [p.label for p in model.predict(vecs, lang, [r.text for r in rows])]
             f1s.append(float(f1_score(gold, pred, labels=LABELS, average="macro", zero_division=0)))
             accs.append(float(accuracy_score(gold, pred)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,6 @@ INT8_BATCHINGS = 3
 
 def _batching_orders(n: int, runtime: str) -> list[list[int]]:
     """Orders to embed a set in: the file order, plus fixed shuffles for batch-dependent (int8) runtimes."""
-    import random
-
     orders = [list(range(n))]
     for seed in range(1, INT8_BATCHINGS if "int8" in runtime else 1):
         order = list(range(n))

@@ -176,6 +176,17 @@ def show(
         _print_draft(data)
 
 
+# Draft flags worth a line under the heading of `reviewdesk show`, with the words that introduce them.
+_FLAG_NOTES = (
+    # the composer ignored a positive reading in this language: the reviewer may be complaining
+    ("sentiment_low_confidence", "sentiment not trusted here, read the review: "),
+    # five stars read as a complaint, or one star read as praise: the reply may answer the wrong thing
+    ("rating_disagrees", "stars and text disagree: "),
+    # the draft invites the reviewer to write; the answer itself is the approver's to add
+    ("question", ""),
+)
+
+
 def _print_draft(data: dict[str, Any]) -> None:
     d, analysis = data["draft"], data["analysis"]
     head = Text()
@@ -187,15 +198,10 @@ def _print_draft(data: dict[str, Any]) -> None:
     console.print(head)
     if data["stale"]:
         console.print(Text(f"  {data['stale']}", style="bold red"))
-    low = (d.get("flags") or {}).get("sentiment_low_confidence")
-    if low:  # the composer ignored a positive reading in this language: the reviewer may be complaining
-        console.print(Text(f"  sentiment not trusted here, read the review: {safe(str(low))}", style="yellow"))
-    disagrees = (d.get("flags") or {}).get("rating_disagrees")
-    if disagrees:  # five stars read as a complaint, or one star read as praise: the reply may answer the wrong thing
-        console.print(Text(f"  stars and text disagree: {safe(str(disagrees))}", style="yellow"))
-    question = (d.get("flags") or {}).get("question")
-    if question:  # the draft invites the reviewer to write; the answer itself is the approver's to add
-        console.print(Text(f"  {safe(str(question)).removeprefix('the review ')}", style="yellow"))
+    flags = d.get("flags") or {}
+    for key, label in _FLAG_NOTES:
+        if flags.get(key):
+            console.print(Text(f"  {label}{safe(str(flags[key])).removeprefix('the review ')}", style="yellow"))
     if data["successor"]:
         console.print(Text(f"  newer draft of this review: #{data['successor']}", style="yellow"))
 

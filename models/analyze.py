@@ -47,6 +47,17 @@ class ReviewInput:
     rating: float | None = None
     # Topic files of the review's business (absolute paths, merged after the analyzer's own; config.taxonomy_by_source).
     taxonomy: tuple[str, ...] = ()
+    # The business's type (restaurant, hotel, shop, app, local_service, or a type file's path): only its topics can
+    # fire. The config puts the type's file into ``taxonomy`` instead (config.taxonomy_by_business); both work.
+    business_type: str | None = None
+
+    def topic_files(self) -> tuple[str, ...]:
+        """The review's topic files: its business type's file (if given by name here), then ``taxonomy``."""
+        if not self.business_type:
+            return self.taxonomy
+        from models.topics import business_type_file
+
+        return (str(business_type_file(self.business_type)), *self.taxonomy)
 
 
 @dataclass
@@ -67,6 +78,9 @@ class Analysis:
     severity_hits: list[dict[str, Any]] = field(default_factory=list)
     unclassifiable: str | None = None
     truncated: bool = False
+    # The probability of the review's label, and why the reading is uncertain (no stars, low confidence) or None.
+    confidence: float | None = None
+    uncertain: str | None = None
 
     def to_output(self) -> dict[str, Any]:
         """The line `reviewdesk classify` writes."""
@@ -75,6 +89,8 @@ class Analysis:
             "language": self.language,
             "sentiment": self.sentiment,
             "sentiment_scores": self.sentiment_scores,
+            "confidence": self.confidence,
+            "uncertain": self.uncertain,
             "stars": self.stars,
             "topics": [{"name": t["name"], "polarity": t["polarity"], "evidence": t["evidence"]} for t in self.topics],
             "severity": self.severity,
@@ -233,7 +249,7 @@ class Analyzer:
             # Only where the supervised heads read topics: in zero-shot-only languages a clause added a wrong topic
             # more often than a right one (MODEL_CARD.md "Run-on sentences").
             complaint = gate.reads(p[0].rating) and (p[0].rating is not None or review.label == "negative") and \
-                self.topics_for(p[0].taxonomy).uses_heads(p[2].code)
+                self.topics_for(p[0].topic_files()).uses_heads(p[2].code)
             used = 0
             for sentence in sentences_of[id(p)]:
                 if complaint and sentence_sent[g].label != "positive" and len(sentence.text.split()) >= gate.min_words:
@@ -264,6 +280,7 @@ class Analyzer:
         """Analyse a batch of reviews."""
         from models.language import detect_language
         from models.nlp import analyze_sentences_many
+        from models.sentiment import reading_confidence, uncertain_reading
 
         prepared = []
         for item in inputs:
@@ -323,12 +340,14 @@ class Analyzer:
                 result.sentiment = review_result.label
                 result.sentiment_scores = dict(review_result.scores)
                 result.stars = review_result.stars
+                result.confidence = reading_confidence(result.sentiment, result.sentiment_scores)
+                result.uncertain = uncertain_reading(result.sentiment, result.sentiment_scores, item.rating)
                 result.sentences = [
                     {"text": s.text, "start": s.start_char, "end": s.end_char, "sentiment": p.label,
                      "scores": dict(p.scores)}
                     for s, p in zip(sentences, per_sentence, strict=True)
                 ]
-                hits = self.topics_for(item.taxonomy).predict(
+                hits = self.topics_for(item.topic_files()).predict(
                     [s.text for s in sentences], vecs, [p.label for p in per_sentence], lang=lang.code,
                     clauses=[(g - first, vec, label)
                              for g in range(first, first + n) for vec, label in clauses_of.get(g, ())])

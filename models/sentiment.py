@@ -39,6 +39,31 @@ def low_confidence_languages() -> dict[str, str]:
     return {lang: str(reason) for lang, reason in config.get("low_confidence", {}).items()}
 
 
+# A review read with less than this probability for its label, and without stars to settle it, is "uncertain": its
+# reply is flagged for the approver instead of thanking or apologising silently (issue 20, item 5). Chosen on dev
+# (models/MODEL_CARD.md, "Saying when unsure").
+UNCERTAIN_BELOW = 0.6
+
+
+def reading_confidence(label: str | None, scores: dict[str, float] | None) -> float | None:
+    """How sure the reading is: the probability of its label (None without a reading)."""
+    if not label or not scores or label not in scores:
+        return None
+    return round(float(scores[label]), 4)
+
+
+def uncertain_reading(label: str | None, scores: dict[str, float] | None, rating: float | None) -> str | None:
+    """Why a review's reading cannot be trusted on its own (no stars, low confidence), else None."""
+    confidence = reading_confidence(label, scores)
+    if rating is not None or confidence is None or confidence >= UNCERTAIN_BELOW:
+        return None
+    ranked = sorted((scores or {}).items(), key=lambda kv: -kv[1])
+    second = next((k for k, _ in ranked if k != label), None)
+    return (f"no stars, and the text reads {label} with only {confidence:.2f}"
+            + (f" ({second} {float((scores or {})[second]):.2f})" if second else "")
+            + ": check whether the reviewer praises or complains")
+
+
 @dataclass(frozen=True)
 class SentimentResult:
     """One prediction: label, probability per label, and a 1-5 star estimate."""

@@ -9,6 +9,7 @@ retraining. Settings live in ``models/config/topics.yaml``; see the "Topics" sec
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -26,6 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 HERE = Path(__file__).resolve().parent
 CONFIG_PATH = HERE / "config" / "topics.yaml"
 DEFAULT_TAXONOMY = HERE / "taxonomy" / "topics.yaml"
+# Business types (restaurant, hotel, shop, app, local_service): taxonomy files that say which built-in topics exist for
+# the type and add examples in its words. A business of a type reads the type's file right after the built-in one.
+TYPES_DIR = HERE / "taxonomy" / "types"
 BUILTIN_TOPICS: tuple[str, ...] = (
     "delivery",
     "product_quality",
@@ -87,10 +91,20 @@ class _TopicEntry(BaseModel):
         return value
 
 
+class _TypeInfo(BaseModel):
+    """A business type: which of the topics merged before it exist for the type (the others are switched off)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="The type's name (config: businesses.type).")
+    description: str = Field(min_length=3, description="What kind of business this is.")
+    topics: list[str] = Field(min_length=1, description="Topics that exist for the type; any other is switched off.")
+
+
 class _TaxonomyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int = 1
     defaults: _Defaults | None = None
+    type: _TypeInfo | None = None
     topics: dict[str, _TopicEntry] = Field(default_factory=dict)
 
     @field_validator("topics")
@@ -156,16 +170,34 @@ def _read_file(path: Path) -> _TaxonomyFile:
 
 
 def load_taxonomy(paths: Sequence[str | Path] | None = None, include_default: bool = True) -> Taxonomy:
-    """Merge taxonomy files in order (the built-in default first) and validate the result."""
+    """Merge taxonomy files in order (the built-in default first) and validate the result.
+
+    A business type's file (one with a ``type`` block) is read right after the built-in default wherever it is listed,
+    so it only narrows the built-in topics: a business's own topics and edits always come after it.
+    """
     files = ([DEFAULT_TAXONOMY] if include_default else []) + [Path(p) for p in (paths or [])]
     if not files:
         raise TaxonomyError("no taxonomy file given")
+    parsed_files = [(path, _read_file(path)) for path in files]
+    first = 1 if include_default else 0
+    parsed_files[first:] = sorted(parsed_files[first:], key=lambda pf: pf[1].type is None)  # stable: types first
+    types = [str(path) for path, parsed in parsed_files if parsed.type is not None]
+    if len(types) > 1:
+        raise TaxonomyError(f"{types[1]}: a business has one type, but {types[0]} is a type file too")
     merged: dict[str, dict[str, Any]] = {}
     threshold = _Defaults().zero_shot_threshold
-    for path in files:
-        parsed = _read_file(path)
+    for path, parsed in parsed_files:
         if parsed.defaults is not None:
             threshold = parsed.defaults.zero_shot_threshold
+        if parsed.type is not None:
+            unknown = sorted(set(parsed.type.topics) - set(merged) - set(parsed.topics))
+            if unknown:
+                raise TaxonomyError(f"{path}: type.topics: unknown topic(s) {', '.join(unknown)}")
+            # Topics merged so far that the type does not list cannot fire for it ("apps" is never website_app in a
+            # restaurant); files read after this one may still switch one back on or add their own.
+            for name, cur in merged.items():
+                if name not in parsed.type.topics:
+                    cur["enabled"] = False
         for name, entry in parsed.topics.items():
             cur = merged.setdefault(name, {"description": None, "examples": {}, "threshold": None,
                                            "enabled": True, "file": str(path)})
@@ -191,7 +223,32 @@ def load_taxonomy(paths: Sequence[str | Path] | None = None, include_default: bo
         topics.append(Topic(name, cur["description"], cur["examples"], cur["threshold"], name in BUILTIN_TOPICS))
     if not topics:
         raise TaxonomyError(f"{files[-1]}: topics: no enabled topic left")
-    return Taxonomy(topics, threshold, [str(p) for p in files])
+    return Taxonomy(topics, threshold, [str(p) for p, _ in parsed_files])
+
+
+@functools.cache
+def business_types() -> dict[str, Path]:
+    """The built-in business types: name -> its taxonomy file (models/taxonomy/types)."""
+    return {p.stem: p for p in sorted(TYPES_DIR.glob("*.yaml"))}
+
+
+def business_type_file(name_or_path: str | Path, base: Path | None = None) -> Path:
+    """A business type's taxonomy file: a built-in type name, or a YAML file of one's own (relative to ``base``).
+
+    Raises TaxonomyError naming the value when it is neither, or when the file declares no ``type`` block.
+    """
+    builtin = business_types()
+    if isinstance(name_or_path, str) and name_or_path in builtin:
+        return builtin[name_or_path]
+    path = Path(name_or_path)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise TaxonomyError(f"unknown business type {str(name_or_path)!r}: expected one of {', '.join(builtin)} "
+                            "or a YAML file with a 'type' block")
+    if _read_file(path).type is None:
+        raise TaxonomyError(f"{path}: a business type file needs a 'type' block (name, description, topics)")
+    return path
 
 
 # ---------------------------------------------------------------- configuration and artifacts

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from models.sentiment import low_confidence_languages
+from models.sentiment import low_confidence_languages, uncertain_reading
 from responses.phrasing import Phrasing, load_phrasing
 from responses.playbook import Offer, Playbook
 
@@ -198,6 +198,10 @@ def build_plan(
     disagreement = rating_disagreement(sentiment, _scores(analysis.get("sentiment_scores")), rating)
     if disagreement:
         flags["rating_disagrees"] = disagreement
+    # No stars and a weak reading: the reply may thank a complaint or apologise for praise, so a person checks it.
+    unsure = uncertain_reading(sentiment, _scores(analysis.get("sentiment_scores")), rating)
+    if unsure:
+        flags["uncertain_reading"] = unsure
     distrust = low_confidence_languages().get(review_language)
     if distrust and sentiment != "negative":
         # In such a language a complaint is often read as praise ("the delivery was a week late" -> "glad you

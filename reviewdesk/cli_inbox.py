@@ -182,6 +182,8 @@ _FLAG_NOTES = (
     ("sentiment_low_confidence", "sentiment not trusted here, read the review: "),
     # five stars read as a complaint, or one star read as praise: the reply may answer the wrong thing
     ("rating_disagrees", "stars and text disagree: "),
+    # no stars and a low-confidence reading: praise and complaint are both possible
+    ("uncertain_reading", "reading uncertain: "),
     # the draft invites the reviewer to write; the answer itself is the approver's to add
     ("question", ""),
 )

@@ -194,6 +194,11 @@ class Business(_Strict):
         description="Topic files (YAML) for this business only, after settings.taxonomy: add topics, or "
                     "`enabled: false` for built-in ones that do not apply (food_drink for a shop).",
     )
+    type: str | None = Field(
+        default=None, min_length=1,
+        description="What kind of business: restaurant, hotel, shop, app or local_service (models/taxonomy/types), "
+                    "or a YAML type file of your own, relative to the config file. Only the type's topics can fire.",
+    )
 
 
 class ResponsesSettings(_Strict):
@@ -402,12 +407,12 @@ def parse_config(data: dict[str, Any], path: Path | str = "<config>") -> Config:
 
 
 def taxonomy_by_business(config: Config, config_file: Path | str) -> dict[str, tuple[str, ...]]:
-    """Per business id: the topic files its reviews are analysed with (settings.taxonomy, then its own).
+    """Per business id: the topic files its reviews are analysed with (its type's, settings.taxonomy, then its own).
 
     Paths are made absolute (relative ones are read from the config file's folder) and every business's merged
     taxonomy is loaded once here, so a missing or invalid file is a ConfigError naming the config key.
     """
-    from models.topics import TaxonomyError, load_taxonomy
+    from models.topics import TaxonomyError, business_type_file, load_taxonomy
 
     config_file = Path(config_file)
     base = config_file.parent
@@ -419,12 +424,19 @@ def taxonomy_by_business(config: Config, config_file: Path | str) -> dict[str, t
     out: dict[str, tuple[str, ...]] = {}
     checked: set[tuple[str, ...]] = set()
     for i, business in enumerate(config.businesses):
-        files = shared + resolve(business.taxonomy)
+        kind: tuple[str, ...] = ()
+        if business.type:
+            try:
+                kind = (str(business_type_file(business.type, base).resolve()),)
+            except TaxonomyError as exc:
+                raise ConfigError(f"{config_file}: businesses[{i}].type: {exc}") from None
+        files = kind + shared + resolve(business.taxonomy)
         if files and files not in checked:
             # Merge one more file at a time, so an error (e.g. a topic left without examples) names its key.
             for k in range(len(files)):
-                key = (f"settings.taxonomy[{k}]" if k < len(shared)
-                       else f"businesses[{i}].taxonomy[{k - len(shared)}]")
+                j = k - len(kind)
+                key = (f"businesses[{i}].type" if j < 0 else f"settings.taxonomy[{j}]" if j < len(shared)
+                       else f"businesses[{i}].taxonomy[{j - len(shared)}]")
                 try:
                     load_taxonomy(list(files[: k + 1]))
                 except TaxonomyError as exc:

@@ -411,7 +411,8 @@ def render_replies_need(report: dict[str, Any]) -> list[Any]:
         m, b = row["model"], row["baseline"]
         t.add_row(lang, _cell(m["macro_f1"]), _cell(b["macro_f1"]), _cell(m["negative_recall"]),
                   _cell(b["negative_recall"]), str(m["n"]),
-                  "SemEval-15 official test" if lang == "en" else "SemEval-16 ru, our 20% review split")
+                  ("SemEval-15 official test" if lang == "en" else "SemEval-16 ru, our 20% review split")
+                  if split == "test" else f"{lang} dev split")
     tables.append(t)
     t = Table(title=f"Whole reviews ({split}): the review's reading; target negative recall ≥ "
                     f"{t_['negative_recall']} with precision ≥ {t_['negative_precision']}; baseline = logistic "

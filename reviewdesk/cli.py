@@ -168,14 +168,23 @@ def print_rejected(rejected: list[RowError], limit: int = 20) -> None:
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the example config.")] = Path("reviewdesk.toml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    business_type: Annotated[str, typer.Option(
+        "--type", help="Your business's type: restaurant, hotel, shop, app or local_service.")] = "shop",
 ) -> None:
     """Write a commented example config file."""
+    from models.topics import business_types
+
     with friendly_errors():
+        if business_type not in business_types():
+            raise UserError(f"--type: unknown business type {business_type!r}; expected one of "
+                            f"{', '.join(business_types())}", code=2)
         if path.exists() and not force:
             raise UserError(f"{path} already exists (use --force to overwrite)")
         from responses.playbook import EXAMPLE_PLAYBOOK
 
         text = resources.files("reviewdesk").joinpath("example_config.toml").read_text(encoding="utf-8")
+        # The first business is yours: it gets the type asked for (competitors keep the example's).
+        text = text.replace('\ntype = "shop"\n', f'\ntype = "{business_type}"\n', 1)
         playbook = path.parent / "playbook.yaml"
         if playbook.exists() and not force:
             raise UserError(f"{playbook} already exists (use --force to overwrite)")

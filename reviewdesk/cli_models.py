@@ -54,14 +54,23 @@ def classify(
     runtime: RuntimeOption = "onnx-int8",
     taxonomy: TaxonomyOption = None,
     batch_size: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+    business_type: Annotated[str | None, typer.Option(
+        "--type", help="The business's type (restaurant, hotel, shop, app, local_service, or a type YAML file): "
+                       "only its topics can fire.")] = None,
 ) -> None:
     """Analyse a JSONL file of texts without a database (same models and fields as `analyze`)."""
     from models.analyze import ReviewInput
+    from models.topics import TaxonomyError, business_type_file
     from pipeline.ingest import RowError, read_feed
 
     with friendly_errors():
         if not input_file.exists():
             raise UserError(f"{input_file}: file not found", code=2)
+        if business_type is not None:
+            try:
+                business_type = str(business_type_file(business_type, Path.cwd()))
+            except TaxonomyError as exc:
+                raise UserError(f"--type: {exc}", code=2) from None
         entries: list[tuple[int, ReviewInput | str]] = []
         for entry in read_feed(input_file):
             if isinstance(entry, RowError):
@@ -78,7 +87,8 @@ def classify(
                 entries.append((line_no, f"line {line_no}: rating must be a number from 1 to 5, got {rating!r}"))
                 continue
             entries.append((line_no, ReviewInput(id=str(obj["id"]), text=obj.get("text") or "",
-                                                 title=obj.get("title"), language=language, rating=rating)))
+                                                 title=obj.get("title"), language=language, rating=rating,
+                                                 business_type=business_type)))
         analyzer = _analyzer(runtime, taxonomy)
         written = 0
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -224,7 +234,8 @@ def topics_(
                 for row in rows:
                     sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
                 continue
-            table = Table(title=f"{b.id}: {len(rows)} topic(s)" + (f"; turned off: {', '.join(off)}" if off else ""))
+            table = Table(title=f"{b.id} ({b.type or 'no type'}): {len(rows)} topic(s)"
+                          + (f"; turned off: {', '.join(off)}" if off else ""))
             for column in ("topic", "state", "examples", "languages", "description"):
                 table.add_column(column)
             for row in rows:

@@ -11,19 +11,20 @@ import yaml
 
 from reviewdesk.config import load_config
 
-# Topic files of the demo businesses (written next to the config by write_demo_playbooks): shops do not serve
-# food or have a dining room, and the online school adds a topic of its own.
-DEMO_TAXONOMIES = {
-    "beautytheshop": "topics-shop.yaml",
-    "djmania": "topics-shop.yaml",
-    "demo-shop": "topics-shop.yaml",
-    "twenix": "topics-online-school.yaml",
+# What kind of business each demo business is (models/taxonomy/types): only the type's topics can fire, so a shop's
+# reviews never get a food complaint and the burger restaurant's never a website one.
+DEMO_TYPES = {
+    "beautytheshop": "shop",
+    "djmania": "shop",
+    "demo-shop": "shop",
+    "twenix": "local_service",
+    "burgerking": "restaurant",
 }
-SHOP_TOPICS = {"topics": {"food_drink": {"enabled": False}, "cleanliness_ambience": {"enabled": False}}}
+# Topic files of the demo businesses (written next to the config by write_demo_playbooks): the online school has no
+# premises and adds a topic of its own.
+DEMO_TAXONOMIES = {"twenix": "topics-online-school.yaml"}
 SCHOOL_TOPICS = {"topics": {
-    "food_drink": {"enabled": False},
     "cleanliness_ambience": {"enabled": False},
-    "delivery": {"enabled": False},
     "lessons": {
         "description": "Lessons and teachers: how classes are taught, the teachers' skill, course materials, "
                        "booking and moving classes.",
@@ -66,6 +67,7 @@ def demo_config_text(site_url: str, db: Path, data_dir: Path) -> str:
             f"id = {q(business_id)}",
             f"name = {q(name)}",
             f"role = {q(role)}",
+            f"type = {q(DEMO_TYPES[business_id])}",
             *([f"playbook = {q(f'playbook-{business_id}.yaml')}"] if role == "own" else []),
             *([f"taxonomy = [{q(DEMO_TAXONOMIES[business_id])}]"] if business_id in DEMO_TAXONOMIES else []),
             "  [[businesses.sources]]",
@@ -81,8 +83,8 @@ def demo_config_text(site_url: str, db: Path, data_dir: Path) -> str:
         'id = "demo-shop"',
         'name = "Demo Beauty Shop"',
         'role = "own"',
+        f"type = {q(DEMO_TYPES['demo-shop'])}",
         'playbook = "playbook-demo-shop.yaml"',
-        f"taxonomy = [{q(DEMO_TAXONOMIES['demo-shop'])}]",
         "  [[businesses.sources]]",
         '  name = "demo-shop-site"',
         '  platform = "schema_org"',
@@ -135,7 +137,7 @@ def write_demo_playbooks(data_dir: Path) -> list[Path]:
             encoding="utf-8",
         )
         paths.append(path)
-    for name, topics in (("topics-shop.yaml", SHOP_TOPICS), ("topics-online-school.yaml", SCHOOL_TOPICS)):
+    for name, topics in (("topics-online-school.yaml", SCHOOL_TOPICS),):
         path = data_dir / name
         header = "# Topics of demo businesses, merged over the built-in taxonomy (written by `reviewdesk demo`).\n"
         path.write_text(header + yaml.safe_dump(topics, allow_unicode=True, sort_keys=False), encoding="utf-8")

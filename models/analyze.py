@@ -146,6 +146,11 @@ class Analyzer:
         # In a review rated this high, an embedding-only hit also needs a sentence read negative (None = off).
         praise_stars = embedding_cfg.get("praise_stars")
         self.praise_stars = None if praise_stars is None else float(praise_stars)
+        # A lexicon hit in a sentence read as praise this surely is a negation or a figure of speech ("no bugs,
+        # clean", "nobody overcharged us", "the photos are killer"), not a report (None = off).
+        lexicon_cfg = getattr(severity, "config", {}).get("lexicon", {})
+        positive = lexicon_cfg.get("skip_positive_above")
+        self.lexicon_positive = None if positive is None else float(positive)
 
     @classmethod
     def load(
@@ -302,10 +307,20 @@ class Analyzer:
         sentence_vecs = self._embed_once(sentence_texts)
         review_vecs = self._review_vectors(review_texts, [sentences_of[id(p)] for p in classifiable], sentence_vecs)
         # The texts go along so that the language's n-gram model can join the head (models/lexical.py).
-        review_sent = self.sentiment.predict(review_vecs, [p[2].code for p in classifiable], review_texts) \
-            if review_texts else []
-        sentence_sent = self.sentiment.predict(sentence_vecs, sentence_langs, sentence_texts) \
-            if sentence_texts else []
+        sentence_probs = self.sentiment.probabilities(sentence_vecs, sentence_langs, sentence_texts) \
+            if sentence_texts else np.zeros((0, 3))
+        sentence_sent = self.sentiment.results(sentence_probs) if sentence_texts else []
+        review_sent = []
+        if review_texts:
+            # A review is read through its pooled vector and its sentences' readings (the review head).
+            pooled = self.sentiment.probabilities(review_vecs, [p[2].code for p in classifiable], review_texts)
+            per_review, lengths, start = [], [], 0
+            for p in classifiable:
+                n = len(sentences_of[id(p)])
+                per_review.append(sentence_probs[start:start + n])
+                lengths.append([len(s.text) for s in sentences_of[id(p)]])
+                start += n
+            review_sent = self.sentiment.results(self.sentiment.review_probabilities(pooled, per_review, lengths))
         clauses_of = self._clauses(classifiable, sentences_of, sentence_sent, review_sent)
         # Severity reads every text (an empty review has nothing to flag), reusing the sentence vectors.
         known = dict(zip(sentence_texts, sentence_vecs, strict=True))
@@ -359,7 +374,8 @@ class Analyzer:
             hits_here = severity_of.get(id(entry), [])
             if reason is None and self.gate_positive:
                 praised = self.praise_stars is not None and item.rating is not None and item.rating >= self.praise_stars
-                hits_here = _gate_positive(hits_here, result.sentences, negative_only=praised)
+                hits_here = _gate_positive(hits_here, result.sentences, negative_only=praised,
+                                           lexicon_above=self.lexicon_positive)
             result.severity_hits = [h.to_dict() for h in hits_here]
             result.severity = sorted({h.flag for h in hits_here})
             out.append(result)
@@ -370,14 +386,18 @@ def _version(parts: Sequence[Any]) -> str:
     return "analysis-" + hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:12]
 
 
-def _gate_positive(hits: list[Any], sentences: list[dict[str, Any]], negative_only: bool = False) -> list[Any]:
-    """Drop embedding hits whose sentence the sentiment model calls positive (with ``negative_only``: not negative).
-
-    Lexicon hits always stay.
+def _gate_positive(hits: list[Any], sentences: list[dict[str, Any]], negative_only: bool = False,
+                   lexicon_above: float | None = None) -> list[Any]:
+    """Drop embedding hits whose sentence the sentiment model calls positive (with ``negative_only``: not negative),
+    and lexicon hits whose sentence reads positive with a probability above ``lexicon_above`` (None: keep them all).
     """
     dropped = {s["text"] for s in sentences
                if s["sentiment"] == "positive" or (negative_only and s["sentiment"] != "negative")}
-    return [h for h in hits if h.source != "embedding" or h.evidence not in dropped]
+    praise = set() if lexicon_above is None else {
+        s["text"] for s in sentences
+        if s["sentiment"] == "positive" and s["scores"].get("positive", 0.0) > lexicon_above}
+    return [h for h in hits if (h.source == "embedding" and h.evidence not in dropped)
+            or (h.source != "embedding" and h.evidence not in praise)]
 
 
 def _inherit_polarity(evidence_polarity: str, review_label: str, review_scores: dict[str, float]) -> str:

@@ -129,6 +129,46 @@ def pool_sentences(vectors: np.ndarray, lengths: Any) -> np.ndarray:
     return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
 
 
+REVIEW_HEAD_FILE = "review_head.json"
+
+
+def review_features(review_probs: np.ndarray, sentence_probs: np.ndarray, lengths: Any) -> np.ndarray:
+    """What the review head reads of one review: the pooled reading (log-probabilities), its sentences' readings
+    averaged by length, their strongest reading per class, the length shares of sentences read negative and
+    positive, and the log of the sentence count. The pooled vector alone drowns a few complaints in a long account
+    (Russian restaurant reviews with more complaints than praise were read positive)."""
+    p = np.asarray(sentence_probs, dtype=np.float64)
+    w = np.maximum(np.asarray(lengths, dtype=np.float64), 1.0)
+    w = w / w.sum()
+    label = p.argmax(axis=1)
+    return np.concatenate([np.log(np.asarray(review_probs, dtype=np.float64) + 1e-6), w @ p, p.max(axis=0),
+                           [float(w[label == 0].sum()), float(w[label == 2].sum()), float(np.log(len(p)))]])
+
+
+@dataclass(frozen=True)
+class ReviewHead:
+    """A multinomial logistic regression over :func:`review_features`, for texts of ``min_sentences`` or more
+    (``models/artifacts/sentiment/review_head.json``, written by ``python -m models.train_review_head``)."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    min_sentences: int
+    version: str
+
+    @classmethod
+    def load(cls, path: Path) -> ReviewHead | None:
+        """The head in ``path``, or None when there is none."""
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(np.asarray(data["coef"], dtype=np.float64), np.asarray(data["intercept"], dtype=np.float64),
+                   int(data["min_sentences"]), str(data["version"]))
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities (n, 3) for a feature matrix."""
+        return softmax(np.atleast_2d(features) @ self.coef.T + self.intercept)
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise softmax."""
     z = z - z.max(axis=1, keepdims=True)
@@ -144,6 +184,7 @@ class SentimentModel:
     config: dict[str, Any] = field(default_factory=dict)
     lang_heads: dict[str, SentimentHead] = field(default_factory=dict)
     lexical: LexicalModels | None = None
+    review_head: ReviewHead | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -158,7 +199,8 @@ class SentimentModel:
     @property
     def version(self) -> str:
         """Model version (goes into stored analyses)."""
-        return str(self.config.get("version", "0"))
+        base = str(self.config.get("version", "0"))
+        return f"{base}+{self.review_head.version}" if self.review_head is not None else base
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> SentimentModel:
@@ -173,7 +215,7 @@ class SentimentModel:
             from models.lexical import LexicalModels
 
             lexical = LexicalModels.load(root / "lexical.npz")
-        return cls(head, config, lang_heads, lexical)
+        return cls(head, config, lang_heads, lexical, ReviewHead.load(root / REVIEW_HEAD_FILE))
 
     def save(self, path: Path | str | None = None) -> Path:
         """Write ``head.npz``, ``config.json`` and, with n-gram models, ``lexical.npz``."""
@@ -232,7 +274,23 @@ class SentimentModel:
     def predict(self, embeddings: np.ndarray, langs: list[str | None] | str | None = None,
                 texts: list[str] | None = None) -> list[SentimentResult]:
         """One :class:`SentimentResult` per embedding row (see :meth:`probabilities` for ``texts``)."""
-        probs = self.probabilities(embeddings, langs, texts)
+        return self.results(self.probabilities(embeddings, langs, texts))
+
+    def review_probabilities(self, review_probs: np.ndarray, sentence_probs: list[np.ndarray],
+                             sentence_lengths: list[list[int]]) -> np.ndarray:
+        """Whole-review probabilities: the pooled reading, re-read by the review head with the sentences' readings
+        for texts of at least its ``min_sentences`` (a one-sentence text keeps the pooled reading)."""
+        out = np.array(review_probs, dtype=np.float64, copy=True)
+        if self.review_head is None:
+            return out
+        rows = [k for k, p in enumerate(sentence_probs) if len(p) >= self.review_head.min_sentences]
+        if rows:
+            feats = np.stack([review_features(out[k], sentence_probs[k], sentence_lengths[k]) for k in rows])
+            out[rows] = self.review_head.probabilities(feats)
+        return out
+
+    def results(self, probs: np.ndarray) -> list[SentimentResult]:
+        """One :class:`SentimentResult` per probability row (label, rounded scores, stars)."""
         stars = self.stars(probs)
         labels = self.labels
         return [

@@ -92,15 +92,20 @@ def load_lexicon(lang: str) -> list[dict[str, Any]]:
 
 def load_prototypes(include_none: bool = False) -> dict[str, list[str]]:
     """Prototype sentences per flag for the embedding check (plus the benign "none" set if asked)."""
+    return {flag: [text for text, _ in rows] for flag, rows in load_prototype_langs(include_none).items()}
+
+
+def load_prototype_langs(include_none: bool = False) -> dict[str, list[tuple[str, str]]]:
+    """(sentence, language) prototypes per flag, in file order (plus the benign "none" set if asked)."""
     path = _resolve(load_config()["embedding"]["prototypes"])
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    protos: dict[str, list[str]] = {}
+    protos: dict[str, list[tuple[str, str]]] = {}
     for flag, by_lang in (data.get("flags") or {}).items():
         if flag not in FLAGS:
             raise ValueError(f"{path}: unknown flag {flag!r}")
-        protos[flag] = [s for sentences in by_lang.values() for s in sentences]
+        protos[flag] = [(s, lang) for lang, sentences in by_lang.items() for s in sentences]
     if include_none:
-        protos["none"] = [s for sentences in (data.get("none") or {}).values() for s in sentences]
+        protos["none"] = [(s, lang) for lang, sentences in (data.get("none") or {}).items() for s in sentences]
     return protos
 
 
@@ -197,6 +202,12 @@ def _surface_only(rule: dict[str, Any]) -> dict[str, Any]:
 _SCRIPT_OF = {"ru": "CYRILLIC", "uk": "CYRILLIC", "he": "HEBREW", "hy": "ARMENIAN"}
 
 
+@lru_cache(maxsize=512)
+def _unless(rule_id: str, patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """Compiled `unless` patterns of a lexicon rule (regular expressions over the lower-cased sentence)."""
+    return tuple(re.compile(p) for p in patterns)
+
+
 @lru_cache(maxsize=64)
 def lexicon_matcher(lang: str, script: str = "LATIN") -> LexiconMatcher:
     """Cached matcher for a language: its own lexicon plus the configured always-on lexicons.
@@ -218,9 +229,13 @@ def lexicon_matcher(lang: str, script: str = "LATIN") -> LexiconMatcher:
     # Other languages' lexicons (the configured "always" ones: English loanwords such as "scam", "GDPR")
     # only match as exact surface words of 4+ letters: their lemmas, regexes and short words misfire on
     # foreign text (English "er" in Dutch/Norwegian "er", German "Klage" in Norwegian "klage" = complaint).
-    for code in load_config()["lexicon"].get("always", []):
+    # Only the rules named in `always_rules` (the loanwords) travel: "stole" is Polish "na stole" (on the table),
+    # "Fight" a film title in a Polish review.
+    lexicon_cfg = load_config()["lexicon"]
+    travel = lexicon_cfg.get("always_rules")
+    for code in lexicon_cfg.get("always", []):
         if code not in mine:
-            rules += [_surface_only(r) for r in load_lexicon(code)]
+            rules += [_surface_only(r) for r in load_lexicon(code) if travel is None or r["id"] in travel]
     return LexiconMatcher(get_pipeline(own), rules)
 
 
@@ -272,10 +287,15 @@ class SeverityDetector:
         self.max_chars = int(emb["max_chars"])
         self._proto_flags: list[str] = []
         self._proto_texts: list[str] = []
+        self._proto_langs: list[str] = []
         self._proto_vecs: np.ndarray | None = None
-        for flag, sentences in load_prototypes(include_none=True).items():
-            self._proto_flags += [flag] * len(sentences)
-            self._proto_texts += sentences
+        for flag, rows in load_prototype_langs(include_none=True).items():
+            self._proto_flags += [flag] * len(rows)
+            self._proto_texts += [text for text, _ in rows]
+            self._proto_langs += [lang for _, lang in rows]
+        # Which prototypes a sentence of a language is compared with (see prototype_mask).
+        self.same_language = bool(emb.get("same_language", False))
+        self._masks: dict[str, np.ndarray] = {}
         self._flag_index = {f: np.array([i for i, x in enumerate(self._proto_flags) if x == f]) for f in FLAGS}
         self._none_index = np.array([i for i, x in enumerate(self._proto_flags) if x == "none"])
         # None: the configured artifact when it exists; {} (or an artifact-less config): uncalibrated.
@@ -297,6 +317,27 @@ class SeverityDetector:
     def thresholds(self, lang: str | None) -> np.ndarray:
         """Each prototype's threshold for a text in `lang` (see the class docstring)."""
         return self._thresholds.get(lang or "", self._thresholds[POOLED])
+
+    def prototype_mask(self, lang: str | None) -> np.ndarray:
+        """Which flag prototypes may fire for a sentence in `lang` (benign ones always veto).
+
+        With ``same_language``: where a flag has prototypes in the sentence's language, that flag's prototypes of
+        this language and English only; otherwise (a language without its own) all of them. Short sentences of
+        one sentence shape sit close across languages ("Меня зовут Влада!" to the Hebrew "they threatened me",
+        "Polubiłem już tę golarkę" to the Armenian "the guard beat me"), while English is the densest set.
+        """
+        key = lang or ""
+        if key not in self._masks:
+            flags = np.array(self._proto_flags)
+            langs = np.array(self._proto_langs)
+            mask = np.ones(len(flags), dtype=bool)
+            if self.same_language and key:
+                for flag in FLAGS:
+                    rows = flags == flag
+                    if (rows & (langs == key)).any():
+                        mask[rows & (langs != key) & (langs != "en")] = False
+            self._masks[key] = mask
+        return self._masks[key]
 
     @classmethod
     def load(cls, encoder: Any = None) -> SeverityDetector:
@@ -364,6 +405,11 @@ class SeverityDetector:
             k = sent_of[span.start]
             if (rid, k) not in hits:
                 sent = sents[k]
+                # A rule's `unless` patterns name figures of speech built on its words ("the prices are robbery",
+                # "the fashion police"): in a sentence that has one, the word is not an accusation.
+                unless = _unless(rid, tuple(matcher.rules[rid].get("unless") or ()))
+                if any(rx.search(sent.text.lower()) for rx in unless):
+                    continue
                 hits[(rid, k)] = SeverityHit(
                     matcher.rules[rid]["flag"], sent.text, span.text, rid, "lexicon", sent.start_char, sent.end_char
                 )
@@ -379,6 +425,7 @@ class SeverityDetector:
         # closest benign prototype by the margin.
         none_best = sims[:, self._none_index].max(axis=1) if self._none_index.size else np.full(len(sims), -1.0)
         fires = (sims >= self.thresholds(lang)[None, :]) & (sims - none_best[:, None] >= self.margin)
+        fires &= self.prototype_mask(lang)[None, :]
         masked = np.where(fires, sims, -np.inf)
         out: list[list[tuple[str, int, float]]] = []
         for i in range(len(sims)):

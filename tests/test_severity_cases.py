@@ -1,0 +1,48 @@
+"""The three kinds of escalation issue 20 names, in every language with reply phrasing (en, ru, uk, pl, hu, he, hy,
+de, es, fr), through the real Analyzer: an ignored data-deletion request is `privacy`, a professional's kitchen
+hygiene report is `health_safety`, and legal or violent words used as figures of speech ("the prices are robbery",
+"the food police", Hebrew slang "it was murder") escalate nothing.
+
+The sentences (tests/fixtures/severity_cases.json) were written for this test after the lexicon and prototype
+additions, and the `unless` figures of speech were then added to make the last group pass: a regression check, not an
+independent measure (models/MODEL_CARD.md, Severity).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from models.analyze import Analyzer, ReviewInput
+
+CASES = json.loads((Path(__file__).parent / "fixtures" / "severity_cases.json").read_text(encoding="utf-8"))
+LANGS = ("en", "ru", "uk", "pl", "hu", "he", "hy", "de", "es", "fr")
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer.load()
+
+
+@pytest.mark.parametrize("flag", ["privacy", "health_safety"])
+def test_reports_are_escalated_in_every_language(analyzer: Analyzer, flag: str) -> None:
+    assert set(CASES[flag]) == set(LANGS)
+    results = analyzer.analyze([ReviewInput(id=lang, text=text, language=lang) for lang, text in CASES[flag].items()])
+    missed = [r.id for r in results if flag not in r.severity]
+    assert not missed, missed
+
+
+def test_figures_of_speech_are_not_escalated(analyzer: Analyzer) -> None:
+    assert set(CASES["none"]) == set(LANGS)
+    results = analyzer.analyze([ReviewInput(id=lang, text=text, language=lang) for lang, text in CASES["none"].items()])
+    assert not [(r.id, r.severity) for r in results if r.severity]
+
+
+def test_unless_patterns_drop_only_the_figure(analyzer: Analyzer) -> None:
+    # The same words as a report still escalate: stolen from, a police report, a threat.
+    reports = {"ru": "Официант украл у меня кошелёк, это настоящий грабёж.", "en": "I will report you to the police.",
+               "es": "Me robaron el móvil en el restaurante, fue un robo."}
+    results = analyzer.analyze([ReviewInput(id=lang, text=text, language=lang) for lang, text in reports.items()])
+    assert all(r.severity for r in results), [(r.id, r.severity) for r in results]

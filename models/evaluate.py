@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +24,15 @@ SPLIT_NOTE = {
 LABELS = ["negative", "neutral", "positive"]
 
 
-# ONNX int8 quantises each batch's activations with one scale, so a text's vector depends on the other texts in its
-# batch, and the int8 test scores move with it: the English test set, embedded in ten orders, scored macro-F1
-# 0.742-0.764 (accuracy 0.783-0.801), the file order being the lowest draw (MODEL_CARD.md, "ONNX int8 and
-# batching"). Batch-dependent runtimes are therefore scored over the file order and two fixed shuffles, and the
-# mean is reported with the range. float32 runtimes give the same vectors in any batching (to float rounding).
-INT8_BATCHINGS = 3
+# Until the int8 encoder ran each text alone (models.encoder.VECTOR_RECIPE 3), a text's vector depended on its batch
+# and the int8 test scores moved with it (English 0.742-0.764 over ten orders), so int8 was scored over three
+# batchings. Vectors are now the same in any batching (tests/test_batch_invariance.py): one batching is the score.
+INT8_BATCHINGS = 1
 
 
 def _batching_orders(n: int, runtime: str) -> list[list[int]]:
-    """Orders to embed a set in: the file order, plus fixed shuffles for batch-dependent (int8) runtimes."""
-    orders = [list(range(n))]
-    for seed in range(1, INT8_BATCHINGS if "int8" in runtime else 1):
-        order = list(range(n))
-        random.Random(seed).shuffle(order)
-        orders.append(order)
-    return orders
+    """Orders to embed a set in: the file order (every runtime gives the same vectors in any order)."""
+    return [list(range(n))]
 
 
 def evaluate_sentiment(data: Path, runtime: str) -> dict[str, Any]:
@@ -103,7 +95,19 @@ def evaluate_all(data: Path, runtime: str = "onnx-int8") -> dict[str, Any]:
     sample = Path(__file__).parent / "eval" / "severity_sample.jsonl"
     detector = SeverityDetector.load(encoder=Encoder.load(runtime=runtime))
     results["severity"] = evaluate_severity(sample, detector)
+    results["replies_need"] = evaluate_replies(data, runtime)
     return results
+
+
+def evaluate_replies(data: Path, runtime: str = "onnx-int8") -> dict[str, Any]:
+    """What replies need (models/review_eval.py), test splits, with the pipeline's severity-sample recall beside."""
+    from models.analyze import Analyzer
+    from models.eval.severity_pipeline import sample_scores
+    from models.review_eval import evaluate_replies_need
+
+    analyzer = Analyzer.load(runtime=runtime)
+    recall = sample_scores(analyzer)["escalation_recall"]
+    return evaluate_replies_need(data, "test", analyzer, severity_recall=round(float(recall), 4))
 
 
 def evaluate_real_topics(runtime: str = "onnx-int8") -> dict[str, Any]:
@@ -128,7 +132,7 @@ def render_tables(results: dict[str, Any]) -> list[Table]:
     spread = any("macro_f1_range" in row for r in runtimes for row in results["sentiment"][r].values())
     title = "Sentiment, 3-class, held-out splits (never trained or tuned on)"
     if spread:
-        title += f"; int8: mean of {INT8_BATCHINGS} batchings (range), its vectors depend on the batch"
+        title += f"; int8: mean of {INT8_BATCHINGS} batchings (range)"
     t = Table(title=title)
     for col in ("lang", *(f"F1 {r}" for r in runtimes), *(f"acc {r}" for r in runtimes), "baseline", "target", "n",
                 "split"):
@@ -190,4 +194,8 @@ def render_tables(results: dict[str, Any]) -> list[Table]:
         for key, scores in sev[group].items():
             t.add_row(key, _f(scores["recall"]), _f(scores["precision"]))
     tables.append(t)
+    if results.get("replies_need"):
+        from models.review_eval import render_replies_need
+
+        tables += render_replies_need(results["replies_need"])
     return tables

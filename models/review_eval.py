@@ -312,6 +312,18 @@ def _opinionless_ids(data: Path | str | None) -> set[str]:
     return ids | {s.id for s in load_semeval_2014(data) if not s.opinions}
 
 
+def _uncertain_view(gold: Sequence[str], readings: Sequence[Reading]) -> dict[str, Any]:
+    """How many readings are flagged uncertain (no stars are given here) and how often each group is right."""
+    from models.sentiment import UNCERTAIN_BELOW
+
+    pairs = [(g, r) for g, r in zip(gold, readings, strict=True) if g in LABELS and r.confidence is not None]
+    low = [g == r.label for g, r in pairs if r.confidence < UNCERTAIN_BELOW]
+    high = [g == r.label for g, r in pairs if r.confidence >= UNCERTAIN_BELOW]
+    return {"share": round(len(low) / max(len(pairs), 1), 4),
+            "accuracy_uncertain": round(sum(low) / len(low), 4) if low else None,
+            "accuracy_confident": round(sum(high) / len(high), 4) if high else None}
+
+
 # ---------------------------------------------------------------- the report
 
 
@@ -359,6 +371,7 @@ def evaluate_replies_need(data: Path | str | None = None, split: str = "test", a
             report["whole_reviews"][key] = {
                 "model": sentiment_scores(gold, [readings[k].label for k in idx]),
                 "baseline": sentiment_scores(gold, [base_pred[k] for k in idx]),
+                "uncertain": _uncertain_view(gold, [readings[k] for k in idx]),
             }
 
     # Complaint topics a reply would name.
@@ -417,15 +430,17 @@ def render_replies_need(report: dict[str, Any]) -> list[Any]:
     t = Table(title=f"Whole reviews ({split}): the review's reading; target negative recall ≥ "
                     f"{t_['negative_recall']} with precision ≥ {t_['negative_precision']}; baseline = logistic "
                     "regression on the same vectors and training rows")
-    for col in ("set", "neg recall", "neg precision", "macro-F1", "baseline neg R / P / F1", "n (neg)"):
+    for col in ("set", "neg recall", "neg precision", "macro-F1", "baseline neg R / P / F1", "n (neg)",
+                "uncertain: share, acc / acc of the rest"):
         t.add_column(col)
     for name, row in report["whole_reviews"].items():
-        m, b = row["model"], row["baseline"]
+        m, b, u = row["model"], row["baseline"], row.get("uncertain", {})
         if not m.get("n"):
             continue
         t.add_row(Text(name), _cell(m["negative_recall"]), _cell(m["negative_precision"]), _cell(m["macro_f1"]),
                   f"{_cell(b['negative_recall'])} / {_cell(b['negative_precision'])} / {_cell(b['macro_f1'])}",
-                  f"{m['n']} ({m['negatives']})")
+                  f"{m['n']} ({m['negatives']})", f"{u.get('share', 0):.0%}, {_cell(u.get('accuracy_uncertain'))} / "
+                  f"{_cell(u.get('accuracy_confident'))}")
     tables.append(t)
     t = Table(title=f"Complaint topics a reply would name, per review ({split}); targets P ≥ "
                     f"{t_['topics']['precision']} R ≥ {t_['topics']['recall']} (SemEval), P ≥ "

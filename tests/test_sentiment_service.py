@@ -100,11 +100,8 @@ def test_team_sets_appear_in_the_eval_report() -> None:
     assert "negative topics" in text and "0.517" in text.split("Topics on real reviews", 1)[1]
 
 
-def test_int8_is_scored_over_several_batchings() -> None:
+def test_int8_is_scored_over_one_batching_now_that_vectors_do_not_depend_on_it() -> None:
     from models.evaluate import INT8_BATCHINGS, _batching_orders
 
-    int8 = _batching_orders(50, "onnx-int8")
-    assert len(int8) == INT8_BATCHINGS >= 3 and int8[0] == list(range(50))
-    assert all(sorted(o) == list(range(50)) for o in int8) and len({tuple(o) for o in int8}) == INT8_BATCHINGS
-    assert _batching_orders(50, "onnx-int8") == int8  # fixed seeds: the same report every run
-    assert _batching_orders(50, "torch") == [list(range(50))] and _batching_orders(50, "onnx") == [list(range(50))]
+    assert INT8_BATCHINGS == 1
+    assert _batching_orders(50, "onnx-int8") == [list(range(50))] == _batching_orders(50, "torch")

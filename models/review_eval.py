@@ -298,10 +298,11 @@ class Baseline:
         from models.train_sentiment import text_features
 
         x = text_features([i.text for i in items], [i.lang or "und" for i in items])
-        out: list[str] = []
-        for k, item in enumerate(items):
-            model = self.models.get(item.lang, self.models[""])
-            out.append(LABELS[int(model.predict(x[k:k + 1])[0])])
+        out = [""] * len(items)
+        for lang in {i.lang for i in items}:  # one call per language's model, not per row
+            rows = [k for k, i in enumerate(items) if i.lang == lang]
+            for k, y in zip(rows, self.models.get(lang, self.models[""]).predict(x[rows]), strict=True):
+                out[k] = LABELS[int(y)]
         return out
 
 

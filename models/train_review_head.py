@@ -49,24 +49,18 @@ def base_model() -> SentimentModel:
 
 def review_rows(items: list[EvalItem], model: SentimentModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features, pooled probabilities and sentence counts of the items, as the Analyzer reads them."""
-    from models.embedding_cache import cached_embeddings
     from models.sentiment import pool_sentences
-    from models.train_sentiment import feature_encoder, text_sentences
+    from models.train_sentiment import sentence_vectors
 
-    encoder = feature_encoder()
     texts, langs = [i.text for i in items], [i.lang or "und" for i in items]
-    sentences = text_sentences(texts, langs)
-    unique = list(dict.fromkeys(x for ss in sentences for x in ss))
-    vectors = cached_embeddings(unique, f"sentences:{encoder.model_id}", encoder.embed, "passage", 0)
-    index = {x: i for i, x in enumerate(unique)}
+    sentences, vectors = sentence_vectors(texts, langs)
     flat = [x for ss in sentences for x in ss]
-    sentence_probs = model.probabilities(vectors[[index[x] for x in flat]],
+    sentence_probs = model.probabilities(np.concatenate(vectors),
                                          [g for ss, g in zip(sentences, langs, strict=True) for _ in ss], flat)
     feats, pooled, counts, start = [], [], [], 0
-    for ss, text, lang in zip(sentences, texts, langs, strict=True):
+    for ss, vecs, text, lang in zip(sentences, vectors, texts, langs, strict=True):
         n = len(ss)
-        vec = pool_sentences(vectors[[index[x] for x in ss]], [len(x) for x in ss])
-        probs = model.probabilities(vec[None], [lang], [text])[0]
+        probs = model.probabilities(pool_sentences(vecs, [len(x) for x in ss])[None], [lang], [text])[0]
         feats.append(review_features(probs, sentence_probs[start:start + n], [len(x) for x in ss]))
         pooled.append(probs)
         counts.append(n)

@@ -85,19 +85,27 @@ def feature_encoder(runtime: str = FEATURE_RUNTIME) -> Any:
     return _ENCODERS[runtime]
 
 
-def text_features(texts: list[str], langs: list[str], runtime: str = FEATURE_RUNTIME) -> np.ndarray:
-    """The head's input for whole texts, as the analysis builds it: pooled vectors of the text's sentences."""
+def sentence_vectors(texts: list[str], langs: list[str], runtime: str = FEATURE_RUNTIME
+                     ) -> tuple[list[list[str]], list[np.ndarray]]:
+    """Each text's sentences (as the analysis splits it) and their vectors (cached on disk per encoder)."""
     from models.embedding_cache import cached_embeddings
-    from models.sentiment import pool_sentences
 
     encoder = feature_encoder(runtime)
     sentences = text_sentences(texts, langs)
     unique = list(dict.fromkeys(x for ss in sentences for x in ss))
     vectors = cached_embeddings(unique, f"sentences:{encoder.model_id}", encoder.embed, "passage", 0)
     index = {x: i for i, x in enumerate(unique)}
-    out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-    for k, ss in enumerate(sentences):
-        out[k] = pool_sentences(vectors[[index[x] for x in ss]], [len(x) for x in ss])
+    return sentences, [vectors[[index[x] for x in ss]] for ss in sentences]
+
+
+def text_features(texts: list[str], langs: list[str], runtime: str = FEATURE_RUNTIME) -> np.ndarray:
+    """The head's input for whole texts, as the analysis builds it: pooled vectors of the text's sentences."""
+    from models.sentiment import pool_sentences
+
+    sentences, vectors = sentence_vectors(texts, langs, runtime)
+    out = np.zeros((len(texts), feature_encoder(runtime).dim), dtype=np.float32)
+    for k, (ss, vecs) in enumerate(zip(sentences, vectors, strict=True)):
+        out[k] = pool_sentences(vecs, [len(x) for x in ss])
     return out
 
 

@@ -46,3 +46,16 @@ def test_unless_patterns_drop_only_the_figure(analyzer: Analyzer) -> None:
                "es": "Me robaron el móvil en el restaurante, fue un robo."}
     results = analyzer.analyze([ReviewInput(id=lang, text=text, language=lang) for lang, text in reports.items()])
     assert all(r.severity for r in results), [(r.id, r.severity) for r in results]
+
+
+def test_idioms_from_real_reviews_are_not_reports(analyzer: Analyzer) -> None:
+    # Figures of speech that escalated real train-split reviews (PolEmo, SemEval), each beside a literal report with
+    # the same family of words, which must still escalate.
+    pairs = CASES["idioms"]
+    inputs = [ReviewInput(id=f"{k}-{kind}", text=p[kind], language=p["lang"])
+              for k, p in enumerate(pairs) for kind in ("figure", "report")]
+    results = {r.id: r.severity for r in analyzer.analyze(inputs)}
+    escalated_figures = [pairs[k]["figure"] for k in range(len(pairs)) if results[f"{k}-figure"]]
+    missed_reports = [pairs[k]["report"] for k in range(len(pairs)) if not results[f"{k}-report"]]
+    assert not escalated_figures
+    assert not missed_reports

@@ -126,6 +126,9 @@ class Phrasing(_Strict):
     question_invite: Variants = Field(min_length=2)
     closing: Closing
     sign_off: ByTone
+    # Signs a reply in this language when the playbook has no signature for it (an English signature under a Polish
+    # reply reads as a form letter): "The {business} team" in the language's own words.
+    team_signature: str | None = Field(default=None, min_length=1, max_length=120)
     markers: Markers
 
     @field_validator("apology", "apology_also", "praise")

@@ -85,9 +85,22 @@ def safe_name(author: str | None) -> str | None:
         return None
     if name.lower() in _ANONYMOUS or re.search(r"[\d@<>{}\[\]$%&/\\|=_*#]", author):
         return None
-    # First name only: "Anna K." -> "Anna"; a one-letter first token keeps the full name.
     first = name.split(" ")[0]
-    return first if len(first.rstrip(".")) > 1 else name
+    cased = any(ch.isupper() or ch.islower() for ch in first)
+    if cased and first == first.lower():
+        # "compensation", "foodlover", "anna": a handle more often than a name typed in lower case; "Hello," is
+        # always right, a username greeted as a first name never is.
+        return None
+    if cased and len(first) > 3 and first == first.upper():
+        first = first.capitalize()  # "ANNA" -> "Anna"; "JK" stays initials (below)
+    core = first.replace(".", "").replace("-", "").replace("'", "")
+    if len(core) <= 2 and cased and core == core.upper():
+        # Initials alone ("J.", "JK", "J. K.") greet nobody; "J. Smith" keeps the full name.
+        last = name.split(" ")[-1]
+        return name if len(last) > 2 and last[0].isupper() and last[1:] == last[1:].lower() else None
+    if cased and re.search(r"[a-zà-ÿ][A-ZÀ-Þ]", first) and not re.match(r"^(Mc|Mac|O')", first):
+        return None  # joined words: "HappyCamper", "JohnD"
+    return first
 
 
 def review_kind(sentiment: str | None, rating: float | None, complaints: int, praises: int) -> str:
@@ -151,16 +164,16 @@ def rating_disagreement(sentiment: str | None, scores: dict[str, float] | None, 
 
 
 def choose_offers(playbook: Playbook, complaints: list[TopicPoint]) -> list[Offer]:
-    """The playbook's offers for the complaint topics, best first, no kind twice, at most max_offers."""
-    topics = [c.name for c in complaints] or ["default"]
+    """The playbook's offers for the complaints (per detail, else topic): best first, no kind twice, max_offers."""
+    lists = [playbook.offers_for(c.name, c.detail) for c in complaints] or [playbook.offers_for("default")]
     chosen: list[Offer] = []
-    for topic in topics:
-        for offer in playbook.offers_for(topic):
+    for offers in lists:
+        for offer in offers:
             if all(o.kind != offer.kind for o in chosen):
                 chosen.append(offer)
                 break
-    for topic in topics:  # a second offer of the first topic if there is room
-        for offer in playbook.offers_for(topic):
+    for offers in lists:  # a second offer of the first topic if there is room
+        for offer in offers:
             if len(chosen) < playbook.max_offers and all(o.kind != offer.kind for o in chosen):
                 chosen.append(offer)
     return chosen[: playbook.max_offers]

@@ -14,7 +14,7 @@ from responses.compose import (
     asks_question,
     build_plan,
 )
-from responses.playbook import Playbook
+from responses.playbook import NO_MONEY_DETAILS, Playbook
 from responses.verify import VerifyContext, distinct, verify_text
 
 SEVERITY_REASONS = {
@@ -39,6 +39,7 @@ class DraftInput:
     source: str | None = None
     platform: str | None = None
     max_chars: int | None = None
+    business_type: str | None = None
 
 
 @dataclass
@@ -155,6 +156,8 @@ class Drafter:
             max_chars=max_chars,
             review_text=f"{review.author or ''}\n{review.text}",
             check_language=self.check_language,
+            money_allowed=not plan.complaints or any(c.detail not in NO_MONEY_DETAILS for c in plan.complaints),
+            name=plan.name,
         )
         try:
             texts = self.generator.generate(plan, self.variants)
@@ -179,8 +182,12 @@ class Drafter:
             found = {c.name: c.detail for c in plan.complaints if c.detail}
             if found:
                 flags["details"] = found
+        if plan.praises:
+            flags["praised"] = [t.name for t in plan.praises]
         if plan.offers:
             flags["offers"] = [o.kind for o in plan.offers]
+        if plan.kind in ("negative", "mixed"):
+            flags["ask"] = plan.ask
         return DraftResult(
             review.id, plan.language, review_language, plan.language_fallback, plan.kind, None, results, flags,
             self.generator.name,

@@ -15,10 +15,15 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from responses.phrasing import ASK_KINDS, SOLUTION_KINDS
+from responses.phrasing import ASK_KINDS, SOLUTION_KINDS, load_phrasing
 
 EXAMPLE_PLAYBOOK = Path(__file__).parent / "example_playbook.yaml"
-_IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
+_IDENT = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
+PLAYBOOK_DIR = Path(__file__).parent / "playbooks"
+# Offers that pay money. A reviewer who finds the prices too high is never offered money for it (the price is the
+# price: a refund for "too expensive" is a gift to anyone who complains); the verifier enforces it as well.
+MONEY_KINDS = ("refund", "partial_refund", "voucher", "discount")
+NO_MONEY_DETAILS = ("price_billing.too_expensive",)
 
 
 class PlaybookError(Exception):
@@ -79,6 +84,8 @@ class Playbook(_Strict):
     """Everything a draft may say on behalf of one business."""
 
     business: str = Field(min_length=1, max_length=80)
+    type: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$",
+                             description="The business type this playbook was written for (documentation).")
     default_language: str = Field(default="en", pattern=r"^[a-z]{2,3}$")
     tone: Literal["formal", "friendly"] = "formal"
     signature: str | dict[str, str] = Field(description="One signature, or one per language code.")
@@ -95,7 +102,7 @@ class Playbook(_Strict):
     def _topics(cls, value: dict[str, list[Offer]]) -> dict[str, list[Offer]]:
         bad = [k for k in value if not _IDENT.match(k)]
         if bad:
-            raise ValueError(f"topic names must be lower_case identifiers; got {bad}")
+            raise ValueError(f"keys must be a topic or topic.detail in lower_case; got {bad}")
         if "default" not in value or not value["default"]:
             raise ValueError("needs a 'default' list: the offers for topics without their own")
         return value
@@ -115,21 +122,32 @@ class Playbook(_Strict):
                 raise ValueError(f"ask_for_topics.{topic}: expected one of {ASK_KINDS}")
         return self
 
-    def offers_for(self, topic: str) -> list[Offer]:
-        """The offers for a topic, falling back to the default list."""
-        return list(self.solutions.get(topic) or self.solutions["default"])
+    def offers_for(self, topic: str, detail: str | None = None) -> list[Offer]:
+        """The offers for a topic's detail ("price_billing.overcharged"), else the topic, else the default list.
+
+        No money for a price found too high, whatever the playbook lists.
+        """
+        key = detail if detail and "." in detail else f"{topic}.{detail}" if detail else None
+        offers = list((key and self.solutions.get(key)) or self.solutions.get(topic) or self.solutions["default"])
+        if key in NO_MONEY_DETAILS:
+            offers = [o for o in offers if o.kind not in MONEY_KINDS]
+        return offers
 
     def all_offers(self) -> list[Offer]:
         """Every offer the playbook makes, for any topic."""
         return [o for offers in self.solutions.values() for o in offers]
 
     def signature_for(self, language: str) -> str:
-        """The signature in a language, else the default language's, else any."""
+        """The signature in a language; else the language's "{business} team" (phrasing ``team_signature``), so a
+        Polish reply is not signed in English; else the default language's. One text is used for every language."""
         if isinstance(self.signature, str):
             return self.signature
-        return self.signature.get(language) or self.signature.get(self.default_language) or next(
-            iter(self.signature.values())
-        )
+        if language in self.signature:
+            return self.signature[language]
+        phrasing = load_phrasing(language) if re.fullmatch(r"[a-z]{2,3}", language or "") else None
+        if phrasing is not None and phrasing.team_signature:
+            return phrasing.team_signature.replace("{business}", self.business)
+        return self.signature.get(self.default_language) or next(iter(self.signature.values()))
 
     def ask_kind(self, topic: str | None) -> str:
         """What to ask the reviewer for (privately) about this topic."""
@@ -138,6 +156,20 @@ class Playbook(_Strict):
     def fingerprint(self) -> str:
         """Stable hash of the playbook's content (stored with each draft)."""
         return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def playbook_types() -> list[str]:
+    """Business types with a bundled playbook (``responses/playbooks/<type>.yaml``)."""
+    return sorted(p.stem for p in PLAYBOOK_DIR.glob("*.yaml"))
+
+
+def type_playbook(business_type: str) -> Path:
+    """The bundled playbook for a business type; PlaybookError names the known types."""
+    path = PLAYBOOK_DIR / f"{business_type}.yaml"
+    if not _IDENT.match(business_type or "") or "." in business_type or not path.exists():
+        raise PlaybookError(f"no bundled playbook for business type {business_type!r}; expected one of "
+                            f"{', '.join(playbook_types())}")
+    return path
 
 
 def parse_playbook(data: object, path: Path | str = "<playbook>") -> Playbook:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from responses.phrasing import Phrasing, load_phrasing
-from responses.playbook import Playbook
+from responses.playbook import MONEY_KINDS, Playbook
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
@@ -41,6 +41,10 @@ class VerifyContext:
     extra: dict[str, str] = field(default_factory=dict)
     # The plan answers a question (ReplyPlan.question): the reply must give the business's channel for the answer.
     question: bool = False
+    # False when the only complaint is a price found too high: no refund, voucher or discount may be offered for it.
+    money_allowed: bool = True
+    # The name the greeting uses: a reviewer called "Compensation" must not trip `never_promise`.
+    name: str | None = None
 
 
 def personal_data(text: str) -> set[str]:
@@ -100,8 +104,14 @@ def _offers(text: str, ctx: VerifyContext, p: Phrasing) -> list[str]:
             ok_numbers = set().union(*(allowed.get(k, set()) for k in kinds))
             for number in sorted(numbers - ok_numbers):
                 problems.append(f"offer figure not in playbook: {number}")
+    if not ctx.money_allowed:
+        paid = [k for k in MONEY_KINDS if any(_has(s.lower(), p.markers.offers[k]) for s in _SENTENCE.split(text)
+                                              if not _has(s.lower(), p.markers.apology))]
+        if paid:
+            problems.append(f"money offered for a price found too high: {paid[0]}")
+    said = text.replace(ctx.name, " ") if ctx.name else text
     for phrase in ctx.playbook.never_promise:
-        if phrase.lower() in text.lower():
+        if phrase.lower() in said.lower():
             problems.append(f"never_promise phrase: {phrase}")
     return problems
 

@@ -180,8 +180,13 @@ def init(
                             f"{', '.join(business_types())}", code=2)
         if path.exists() and not force:
             raise UserError(f"{path} already exists (use --force to overwrite)")
-        from responses.playbook import EXAMPLE_PLAYBOOK
+        from responses.playbook import PlaybookError, type_playbook
 
+        try:
+            # The type's own playbook: what a guest, a client or a customer is asked for, and offers that fit.
+            source_playbook = type_playbook(business_type)
+        except PlaybookError as exc:
+            raise UserError(f"--type: {exc}", code=2) from None
         text = resources.files("reviewdesk").joinpath("example_config.toml").read_text(encoding="utf-8")
         # The first business is yours: it gets the type asked for (competitors keep the example's).
         text = text.replace('\ntype = "shop"\n', f'\ntype = "{business_type}"\n', 1)
@@ -189,9 +194,9 @@ def init(
         if playbook.exists() and not force:
             raise UserError(f"{playbook} already exists (use --force to overwrite)")
         path.write_text(text, encoding="utf-8")
-        playbook.write_text(EXAMPLE_PLAYBOOK.read_text(encoding="utf-8"), encoding="utf-8")
-        console.print(f"wrote {path} and {playbook}: edit the businesses, sources and reply playbook, "
-                      "then run `reviewdesk crawl`")
+        playbook.write_text(source_playbook.read_text(encoding="utf-8"), encoding="utf-8")
+        console.print(f"wrote {path} and {playbook} (the {business_type} playbook): edit the businesses, sources "
+                      "and reply playbook, then run `reviewdesk crawl`")
 
 
 def run_crawl(

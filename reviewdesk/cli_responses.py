@@ -42,6 +42,9 @@ def draft(
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL to write (file mode).")] = None,
     playbook: PlaybookOption = None,
+    business_type: Annotated[str | None, typer.Option(
+        "--type", help="File mode: the business type (restaurant, hotel, shop, app, local_service): its topics and "
+                       "its bundled playbook unless --playbook is given. A line's business_type wins.")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many stored reviews.")] = None,
     runtime: RuntimeOption = "onnx-int8",
     config: ConfigOption = None,
@@ -53,10 +56,21 @@ def draft(
             return
         if output is None:
             raise UserError("--output is required when drafting a file", code=2)
-        _draft_file(input_file, output, _playbook(playbook), runtime)
+        if business_type is not None:
+            _check_type(business_type, "--type")
+        _draft_file(input_file, output, playbook, business_type, runtime)
+
+
+def _check_type(business_type: str, where: str) -> None:
+    from models.topics import business_types
+
+    if business_type not in business_types():
+        raise UserError(f"{where}: unknown business type {business_type!r}; expected one of "
+                        f"{', '.join(business_types())}", code=2)
 
 
 def _read_inputs(input_file: Path) -> list[tuple[int, Any]]:
+    from models.topics import business_types
     from pipeline.ingest import RowError, read_feed
     from responses.draft import DraftInput
 
@@ -74,25 +88,44 @@ def _read_inputs(input_file: Path) -> list[tuple[int, Any]]:
                                    not 1 <= rating <= 5):
             entries.append((line_no, f"line {line_no}: rating: expected a number from 1 to 5, got {rating!r}"))
             continue
+        kind = obj.get("business_type")
+        if kind is not None and kind not in business_types():
+            entries.append((line_no, f"line {line_no}: business_type: expected one of {', '.join(business_types())}, "
+                                     f"got {kind!r}"))
+            continue
 
         def opt(key: str, obj: dict[str, Any] = obj) -> str | None:
             value = obj.get(key)
             return value if isinstance(value, str) else None
 
         entries.append((line_no, DraftInput(id=str(obj["id"]), text=text or "", rating=rating, author=opt("author"),
-                                            language=opt("language"), source=opt("source"), platform=opt("source"))))
+                                            language=opt("language"), source=opt("source"), platform=opt("source"),
+                                            business_type=kind)))
     return entries
 
 
-def _draft_file(input_file: Path, output: Path, playbook: Any, runtime: str) -> None:
+def _draft_file(input_file: Path, output: Path, playbook_path: Path | None, business_type: str | None,
+                runtime: str) -> None:
     from models.analyze import ReviewInput
     from responses.draft import Drafter, DraftInput
+    from responses.playbook import type_playbook
 
     if not input_file.exists():
         raise UserError(f"{input_file}: file not found", code=2)
+    fixed = _playbook(playbook_path) if playbook_path is not None else None
     entries = _read_inputs(input_file)
     analyzer = _analyzer(runtime, None)
-    drafter = Drafter(playbook, details=_details(analyzer))
+    details = _details(analyzer)
+    drafters: dict[str | None, Any] = {}
+
+    def drafter_for(kind: str | None) -> Any:
+        # --playbook for every line; else the line's (or --type's) bundled type playbook; else the example.
+        key = None if fixed is not None else kind
+        if key not in drafters:
+            book = fixed or _playbook(type_playbook(kind) if kind else None)
+            drafters[key] = Drafter(book, details=details)
+        return drafters[key]
+
     counts: dict[str, int] = {}
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", encoding="utf-8") as out, _progress() as progress:
@@ -100,10 +133,15 @@ def _draft_file(input_file: Path, output: Path, playbook: Any, runtime: str) -> 
         for start in range(0, len(entries), 64):
             chunk = entries[start : start + 64]
             good = [e for _, e in chunk if isinstance(e, DraftInput)]
-            analyses = iter(analyzer.analyze([ReviewInput(id=e.id, text=e.text, language=e.language) for e in good]))
+            analyses = iter(analyzer.analyze([ReviewInput(id=e.id, text=e.text, language=e.language,
+                                                          business_type=e.business_type or business_type)
+                                              for e in good]))
             for line_no, entry in chunk:
                 if isinstance(entry, DraftInput):
-                    record = drafter.draft(entry, next(analyses).to_dict()).to_output()
+                    kind = entry.business_type or business_type
+                    record = drafter_for(kind).draft(entry, next(analyses).to_dict()).to_output()
+                    if kind:
+                        record["business_type"] = kind
                     key = "escalated" if record["escalation"] else record["kind"]
                 else:
                     # One line per input, always: a bad line says why instead of vanishing.

@@ -116,14 +116,14 @@ SIGNATURES = {
 
 
 def write_demo_playbooks(data_dir: Path) -> list[Path]:
-    """One reply playbook per own demo business (the bundled example, renamed) and the businesses' topic files,
-    next to the demo config."""
-    from responses.playbook import EXAMPLE_PLAYBOOK
+    """One reply playbook per own demo business (its type's bundled playbook, renamed) and the businesses' topic
+    files, next to the demo config."""
+    from responses.playbook import type_playbook
 
-    base = yaml.safe_load(EXAMPLE_PLAYBOOK.read_text(encoding="utf-8"))
     own = [(b, n) for b, n, role, *_ in DEMO_COMPANIES if role == "own"] + [("demo-shop", "Demo Beauty Shop")]
     paths = []
     for business_id, name in own:
+        base = yaml.safe_load(type_playbook(DEMO_TYPES[business_id]).read_text(encoding="utf-8"))
         book = {
             **base,
             "business": name,

@@ -102,6 +102,10 @@ def test_init_writes_the_type_asked_for(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     config = load_config(tmp_path / "r.toml")
     assert [b.type for b in config.businesses] == ["hotel", "shop"]  # yours, then the competitor of the example
+    from responses.playbook import load_playbook
+
+    playbook = load_playbook(tmp_path / "playbook.yaml")  # the hotel's own playbook: guests have bookings
+    assert playbook.type == "hotel" and playbook.ask_for == "booking"
     bad = run_cli("init", str(tmp_path / "s.toml"), "--type", "bakery", cwd=tmp_path)
     assert bad.returncode == 2 and "unknown business type" in bad.stderr and not (tmp_path / "s.toml").exists()
 

@@ -104,7 +104,10 @@ def test_review_kind(sentiment: str | None, rating: float | None, complaints: in
     ("author", "name"),
     [("Anna K.", "Anna"), ("José", "José"), ("<b>x</b>", None), ("{{7*7}}", None), ("bob@example.com", None),
      ("Anonymous", None), ("User 12345", None), ("", None), (None, None), ("Анна Петрова", "Анна"),
-     ("J. Smith", "J. Smith")],
+     ("J. Smith", "J. Smith"),
+     # Issue 21: usernames, lower-case handles and initials are not first names; capitals are fixed.
+     ("compensation", None), ("foodlover", None), ("HappyCamper", None), ("JohnD", None), ("J.", None),
+     ("J. K.", None), ("JK", None), ("ANNA KOWALSKA", "Anna"), ("McDonald", "McDonald"), ("Мария", "Мария")],
 )
 def test_safe_name(author: str | None, name: str | None) -> None:
     assert safe_name(author) == name

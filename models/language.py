@@ -21,7 +21,29 @@ Method = Literal["detected", "declared", "fallback"]
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
 _WHITESPACE = re.compile(r"\s+")
 # Old or regional codes that people still declare.
-_CODE_ALIASES = {"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "mo": "ro"}
+# "no" (Norwegian) is written as Bokmål in nine texts of ten and our phrasing is Bokmål ("nb"); Nynorsk stays "nn".
+_CODE_ALIASES = {"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "mo": "ro", "no": "nb"}
+# Languages the detector confuses with each other on short texts (Norwegian reviews read as Danish): when the platform
+# declares one of them and the detector also sees it, the declared one is taken.
+_SIBLINGS = ({"da", "nb", "nn", "sv"}, {"cs", "sk"}, {"hr", "sr", "bs", "sl"}, {"id", "ms"}, {"es", "ca", "gl"},
+             {"pt", "gl"})
+# English names of languages, for messages to people ("write this reply by hand: Norwegian Bokmål").
+LANGUAGE_NAMES = {
+    "ar": "Arabic", "be": "Belarusian", "bg": "Bulgarian", "bs": "Bosnian", "ca": "Catalan", "cs": "Czech",
+    "cy": "Welsh", "da": "Danish", "de": "German", "el": "Greek", "en": "English", "es": "Spanish", "et": "Estonian",
+    "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fr": "French", "ga": "Irish", "gl": "Galician", "he": "Hebrew",
+    "hi": "Hindi", "hr": "Croatian", "hu": "Hungarian", "hy": "Armenian", "id": "Indonesian", "is": "Icelandic",
+    "it": "Italian", "ja": "Japanese", "ka": "Georgian", "kk": "Kazakh", "ko": "Korean", "lb": "Luxembourgish",
+    "lt": "Lithuanian", "lv": "Latvian", "mk": "Macedonian", "ms": "Malay", "mt": "Maltese", "nb": "Norwegian Bokmål",
+    "nl": "Dutch", "nn": "Norwegian Nynorsk", "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "ru": "Russian",
+    "sk": "Slovak", "sl": "Slovenian", "sq": "Albanian", "sr": "Serbian", "sv": "Swedish", "th": "Thai",
+    "tr": "Turkish", "uk": "Ukrainian", "ur": "Urdu", "vi": "Vietnamese", "zh": "Chinese",
+}
+
+
+def language_name(code: str | None) -> str:
+    """The English name of a language code, or the code itself when we do not know it."""
+    return LANGUAGE_NAMES.get(code or "", code or "an unknown language")
 
 
 @dataclass(frozen=True)
@@ -120,6 +142,12 @@ def detect_language(text: str, declared: str | None = None) -> LanguageResult:
         return fall_back(f"mixed scripts ({mix}), detector unsure ({top_code} {top_score:.2f})", candidates)
     if top_score < float(fb["min_confidence"]):
         return fall_back(f"low confidence ({top_code} {top_score:.2f} < {fb['min_confidence']})", candidates)
+    if declared_code and declared_code != top_code and any({declared_code, top_code} <= g for g in _SIBLINGS):
+        seen = dict(candidates).get(declared_code, 0.0)
+        if seen > 0.0:
+            return LanguageResult(declared_code, seen, "declared",
+                                  f"detector prefers the close language {top_code} ({top_score:.2f}); used declared "
+                                  f"language", candidates)
     reason = None
     if len(clean) > len(prefix):
         reason = f"detected on the first {len(prefix)} of {len(clean)} characters"

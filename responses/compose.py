@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from models.language import language_name
 from models.sentiment import low_confidence_languages, uncertain_reading
 from responses.phrasing import Phrasing, load_phrasing
 from responses.playbook import Offer, Playbook
@@ -227,9 +228,13 @@ def build_plan(
     language, fallback = review_language, False
     if load_phrasing(review_language) is None:
         language, fallback = playbook.default_language, True
-    if fallback:
-        known = review_language if review_language not in ("", "und", None) else "an unknown language"
-        flags["language_fallback"] = f"no phrasing for {known}: answered in {language}"
+    if fallback and review_language not in ("", "und", None):
+        # A Danish reviewer answered in English reads as a form letter from abroad: no draft, a person writes it.
+        flags["by_hand"] = (f"write this reply by hand: {language_name(review_language)} (Reviewdesk has no reply "
+                            "phrasing for it)")
+    elif fallback:
+        # Too short or mixed to tell (an emoji, "OK"): the business's own language is the natural answer.
+        flags["language_fallback"] = f"language not identified: answered in {language}"
     offers = choose_offers(playbook, complaints) if kind in ("negative", "mixed") else []
     # A negative reply already invites the reviewer to a private channel, and questions in complaints are mostly
     # indignation ("Where is my refund?"); in a neutral or positive review a question is usually a real one ("Do you

@@ -148,6 +148,12 @@ class Drafter:
             details=self._details(analysis),
             question=asks_question(review.text),
         )
+        if "by_hand" in plan.flags:
+            # No phrasing in the reviewer's language: no text at all rather than a reply in another language.
+            return DraftResult(
+                review.id, review_language or plan.language, review_language, False, plan.kind, None, [],
+                dict(plan.flags), self.generator.name,
+            )
         ctx = VerifyContext(
             kind=plan.kind,
             question=plan.question,

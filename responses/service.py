@@ -388,6 +388,9 @@ class ReplyService:
         if state == "rejected":
             return f"it was rejected ({draft['reject_reason']})"
         if state == "blocked":
+            by_hand = (_json(draft.get("flags")) or {}).get("by_hand")
+            if by_hand:
+                return f"there is no draft text: {by_hand}"
             return "no variant passed the reply checks, so there is no safe text to start from"
         if state == "superseded":
             newest = tx.newest_draft_of_review(draft["review_id"])

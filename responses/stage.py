@@ -23,6 +23,7 @@ class DraftSummary:
     escalated: int = 0
     blocked: int = 0
     fallback_language: int = 0
+    by_hand: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
@@ -138,4 +139,5 @@ def draft_stored(
                 summary.by_kind[result.kind] = summary.by_kind.get(result.kind, 0) + 1
                 summary.blocked += not any(v.passed for v in result.variants)
                 summary.fallback_language += result.language_fallback
+                summary.by_hand += "by_hand" in result.flags
     return summary

@@ -179,7 +179,8 @@ def _draft_stored(config: Path | None, limit: int | None, runtime: str) -> None:
     table.add_column("reviews", justify="right")
     for key, value in [*sorted(summary.by_kind.items()), ("escalated", summary.escalated),
                        ("no variant passed the verifier", summary.blocked),
-                       ("answered in the default language", summary.fallback_language)]:
+                       ("answered in the default language", summary.fallback_language),
+                       ("to write by hand (no phrasing for the language)", summary.by_hand)]:
         table.add_row(Text(key), Text(str(value)))
     console.print(table)
     if summary.drafted:

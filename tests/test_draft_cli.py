@@ -10,6 +10,9 @@ import pytest
 from conftest import run_cli
 
 from models.language import detect_language
+from responses.playbook import EXAMPLE_PLAYBOOK, load_playbook
+
+PLAYBOOK = load_playbook(EXAMPLE_PLAYBOOK)
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +57,7 @@ def test_draft_file_with_hostile_input(tmp_path: Path) -> None:
     assert "line 16" in errors[0]["error"] and "rating: expected a number from 1 to 5" in errors[1]["error"]
 
     for rid, line in by_id.items():
-        if rid == "legal":
+        if rid in ("legal", "ja"):
             continue
         assert 2 <= len(line["drafts"]) <= 3, (rid, line)
         texts = [d["text"] for d in line["drafts"]]
@@ -62,7 +65,8 @@ def test_draft_file_with_hostile_input(tmp_path: Path) -> None:
         for text in texts:
             assert not re.search(r"<\s*/?[a-z]|\{\{|\{%|\$\{|#\{|onerror|alert\(", text, re.I), (rid, text)
             assert "49" not in text and "/etc/passwd" not in text and "system prompt" not in text.lower()
-            assert "Anna, Customer Care at Acme Shop" in text or "Анна" in text or "Anna, Dział" in text
+            # The playbook's signature in the reply's language, else the language's own "the Acme Shop team".
+            assert PLAYBOOK.signature_for(line["language"]) in text, (rid, text)
             assert len(text) <= 2048
 
     legal = by_id["legal"]
@@ -85,5 +89,5 @@ def test_draft_file_with_hostile_input(tmp_path: Path) -> None:
         for d in line["drafts"]:
             body = d["text"].rsplit("\n", 1)[0]
             assert detect_language(body).code == lang, (lang, d["text"])
-    assert by_id["ja"]["language"] == "en" and "no phrasing for ja" in by_id["ja"]["flags"]["language_fallback"]
+    assert by_id["ja"]["drafts"] == [] and "by hand: Japanese" in by_id["ja"]["flags"]["by_hand"]
     assert "wrote 17 line(s)" in result.stderr

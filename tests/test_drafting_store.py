@@ -135,7 +135,7 @@ def test_drafts_escalations_and_reruns(tmp_path: Path) -> None:
     _analyse(store)
 
     summary = draft_stored(store, config, config_file)
-    assert (summary.drafted, summary.escalated, summary.fallback_language) == (3, 1, 1)
+    assert (summary.drafted, summary.escalated, summary.by_hand, summary.blocked) == (3, 1, 1, 1)
     assert summary.by_kind == {"negative": 2, "positive": 1}
     with store.transaction() as tx:
         drafts = tx._rows("SELECT d.*, r.external_id FROM drafts d JOIN reviews r ON r.id = d.review_id")
@@ -145,12 +145,13 @@ def test_drafts_escalations_and_reruns(tmp_path: Path) -> None:
     by_ext = {d["external_id"]: d for d in drafts}
     # Competitors' reviews and reviews already answered upstream get nothing.
     assert set(by_ext) == {"r0", "r1", "r3"}
-    assert all(d["state"] == "pending" for d in drafts)
-    assert by_ext["r3"]["language"] == "en" and by_ext["r3"]["language_fallback"]
-    assert "no phrasing for ja" in json.loads(by_ext["r3"]["flags"])["language_fallback"]
+    # A Japanese review gets no English text: a person writes it (the draft records why and has no variant).
+    assert [d["external_id"] for d in drafts if d["state"] != "pending"] == ["r3"]
+    assert by_ext["r3"]["state"] == "blocked" and by_ext["r3"]["language"] == "ja"
+    assert "by hand: Japanese" in json.loads(by_ext["r3"]["flags"])["by_hand"]
     assert [e["external_id"] for e in escalations] == ["r2"]
     assert json.loads(escalations[0]["flags"]) == ["legal_threat"] and "legal action" in escalations[0]["reason"]
-    assert len(variants) == 9 and all(v["passed"] for v in variants)
+    assert len(variants) == 6 and all(v["passed"] for v in variants)
     # The platform shows "Maria Lopez": greeted by first name, never by the surname.
     assert all("Maria" in v["text"].splitlines()[0] and "Lopez" not in v["text"] for v in variants)
     assert {a["action"] for a in audit} == {"draft", "escalate"} and all(a["actor"] == "system:drafter" for a in audit)

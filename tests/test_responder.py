@@ -38,7 +38,12 @@ def test_example_playbook_is_valid() -> None:
     assert PLAYBOOK.business == "Acme Shop"
     assert [o.kind for o in PLAYBOOK.offers_for("delivery")] == ["redelivery", "refund"]
     assert PLAYBOOK.offers_for("no_such_topic") == PLAYBOOK.offers_for("default")
-    assert PLAYBOOK.signature_for("pl").startswith("Anna, Dział") and PLAYBOOK.signature_for("hu").startswith("Anna,")
+    assert PLAYBOOK.signature_for("pl").startswith("Anna, Dział")
+    # No Hungarian signature in the playbook: the Hungarian reply is signed by "the Acme Shop team" in Hungarian,
+    # not in English.
+    hungarian = load_phrasing("hu")
+    assert hungarian is not None and hungarian.team_signature
+    assert PLAYBOOK.signature_for("hu") == hungarian.team_signature.replace("{business}", "Acme Shop")
 
 
 @pytest.mark.parametrize(
@@ -158,11 +163,19 @@ def test_positive_reading_is_not_trusted_where_complaints_read_as_praise(monkeyp
     assert plan.kind == "positive" and [p.name for p in plan.praises] == ["delivery"]
 
 
-def test_unknown_language_falls_back_and_says_so() -> None:
+def test_a_language_without_phrasing_is_written_by_hand() -> None:
+    # Issue 21: never a silent English reply to a Japanese (or, before its phrasing, a Norwegian) review.
     plan = build_plan(review_id="1", analysis=analysis(lang="ja"), rating=1, author=None, playbook=PLAYBOOK,
                       max_chars=4096)
-    assert plan.language == "en" and plan.language_fallback
-    assert "no phrasing for ja" in plan.flags["language_fallback"]
+    assert plan.flags["by_hand"].startswith("write this reply by hand: Japanese")
+    assert "language_fallback" not in plan.flags
+    result = Drafter(PLAYBOOK).draft(DraftInput(id="1", text="配達が遅れました。", rating=1), analysis(lang="ja"))
+    assert result.variants == [] and result.escalation is None and "Japanese" in result.flags["by_hand"]
+    # A text too short to identify is answered in the business's language, and says so.
+    plan = build_plan(review_id="2", analysis=analysis(lang="und"), rating=5, author=None, playbook=PLAYBOOK,
+                      max_chars=4096)
+    assert plan.language == "en" and plan.language_fallback and "by_hand" not in plan.flags
+    assert "language not identified" in plan.flags["language_fallback"]
 
 
 # -- phrasing into drafts ------------------------------------------------------------------------

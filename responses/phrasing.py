@@ -97,6 +97,9 @@ class Markers(_Strict):
     apology: list[str] = Field(min_length=1)
     thanks: list[str] = Field(min_length=1)
     invite: list[str] = Field(min_length=1)
+    # Money only after a check ("once we have checked the details with you, ..."): every refund and partial_refund
+    # sentence contains one of these, in this file and in any generator's draft.
+    conditional: list[str] = Field(min_length=1)
     # Words that make a sentence an offer, per solution kind: an offer of a kind the playbook lacks fails.
     offers: dict[str, list[str]]
     # Arguing, blaming the customer, asking to change or remove the review: never allowed.
@@ -128,7 +131,7 @@ class Phrasing(_Strict):
     sign_off: ByTone
     # Signs a reply in this language when the playbook has no signature for it (an English signature under a Polish
     # reply reads as a form letter): "The {business} team" in the language's own words.
-    team_signature: str | None = Field(default=None, min_length=1, max_length=120)
+    team_signature: str = Field(min_length=1, max_length=120)
     markers: Markers
 
     @field_validator("apology", "apology_also", "praise")

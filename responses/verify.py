@@ -104,6 +104,15 @@ def _offers(text: str, ctx: VerifyContext, p: Phrasing) -> list[str]:
             ok_numbers = set().union(*(allowed.get(k, set()) for k in kinds))
             for number in sorted(numbers - ok_numbers):
                 problems.append(f"offer figure not in playbook: {number}")
+    for sentence in _SENTENCE.split(text):
+        low = sentence.lower()
+        if _has(low, p.markers.apology) or _has(low, p.markers.conditional):
+            continue
+        # A refund stated as a bare public promise ("We will refund you in full") is paid before anyone has looked.
+        bare = [k for k in ("refund", "partial_refund") if _has(low, p.markers.offers[k])]
+        if bare:
+            problems.append(f"money promised before a check: {bare[0]}")
+            break
     if not ctx.money_allowed:
         paid = [k for k in MONEY_KINDS if any(_has(s.lower(), p.markers.offers[k]) for s in _SENTENCE.split(text)
                                               if not _has(s.lower(), p.markers.apology))]

@@ -6,7 +6,8 @@ import pytest
 
 from responses.phrasing import PLACEHOLDERS, SOLUTION_KINDS, available_languages, load_phrasing
 
-REQUIRED = {"en", "ru", "pl", "hu", "he", "hy", "de", "fr", "es", "uk"}
+# Issue 21: at least these; a language without phrasing gets no draft ("write this reply by hand").
+REQUIRED = {"en", "ru", "uk", "pl", "hu", "he", "hy", "de", "fr", "es", "it", "pt", "nl", "da", "sv", "nb", "fi", "cs"}
 
 
 def test_required_languages_have_phrasing() -> None:
@@ -42,3 +43,8 @@ def test_phrasing_parts_carry_their_markers(lang: str) -> None:
     assert "name" in PLACEHOLDERS
     if lang == "he":
         assert p.direction == "rtl"
+    # Signed in the reply's language when the playbook has no signature for it.
+    assert p.team_signature and "{business}" in p.team_signature
+    # Money only after checking: every refund sentence carries the language's "once we have checked" words.
+    for text in (*p.solution["refund"], *p.solution["partial_refund"]):
+        assert has(text, m.conditional), (lang, text)

@@ -107,3 +107,15 @@ def test_signature_in_the_reply_language(lang: str) -> None:
     expected = "Anna, Acme" if lang == "en" else phrasing.team_signature.replace("{business}", "Acme")
     assert book.signature_for(lang) == expected
     assert parse_playbook({**BASE, "signature": "Anna"}).signature_for(lang) == "Anna"  # one text: every language
+
+
+def test_verifier_refuses_a_bare_public_refund() -> None:
+    # What a language model (or an edit) might write: money promised before anyone has checked the case.
+    book = parse_playbook(BASE)
+    plan = _plan(book, offers=[Offer(kind="refund", days=14)])
+    text = PhrasebookGenerator().generate(plan, 1)[0]
+    ctx = VerifyContext(kind="negative", language="en", playbook=book, max_chars=2048)
+    assert not verify_text(text, ctx)  # the phrasing's refund sentence names the check first
+    sentence = next(s for s in text.replace("\n", " ").split(". ") if "refund" in s.lower())
+    bare = text.replace(sentence, "We will refund you in full within 14 days")
+    assert "money promised before a check: refund" in verify_text(bare, ctx)

@@ -205,7 +205,11 @@ def build_plan(
     complaints = [
         TopicPoint(t["name"], "negative", details.get(t["name"])) for t in topics if t["polarity"] == "negative"
     ]
-    praises = [TopicPoint(t["name"], "positive") for t in topics if t["polarity"] == "positive"]
+    # Never praise what the reviewer criticised: a topic found both ways ("the pizza was great, the pasta cold") is
+    # answered as the complaint only.
+    complained = {c.name for c in complaints}
+    praises = [TopicPoint(t["name"], "positive") for t in topics
+               if t["polarity"] == "positive" and t["name"] not in complained]
     sentiment = analysis.get("sentiment")
     review_language = analysis.get("language") or ""
     flags: dict[str, Any] = {}
@@ -317,7 +321,9 @@ class PhrasebookGenerator:
         body: list[str] = []
         if plan.kind in ("negative", "mixed"):
             if plan.kind == "mixed":
-                body.append(pick(p.thanks_positive, "thanks"))
+                # A mixed review opens neutrally ("Thank you for your balanced feedback"), never with "kind words",
+                # and thanks only for praise the analysis found with evidence.
+                body.append(pick(p.neutral_thanks, "thanks"))
                 body += [pick(p.praise.get(t.name) or p.praise["general"], f"praise.{t.name}") for t in plan.praises]
                 body.append(pick(p.mixed_bridge, "bridge"))
             elif v % 2 == 0 and not short:
@@ -357,10 +363,14 @@ class PhrasebookGenerator:
         if not plan.complaints:
             return [pick(p.apology["general"], "apology")]
         out: list[str] = []
-        for i, c in enumerate(plan.complaints[: 1 if short else 2]):
+        named = plan.complaints[: 1 if short else 2]
+        for i, c in enumerate(named):
             if i == 0:
                 options = p.apology_detail.get(c.detail or "") or p.apology.get(c.name) or p.apology["general"]
             else:
                 options = p.apology_also.get(c.name) or p.apology_also["general"]
             out.append(pick(options, f"apology.{c.name}"))
+        if len(plan.complaints) > len(named) and not short:
+            # A third complaint is not named one by one, but not passed over in silence either.
+            out.append(pick(p.apology_also["general"], "apology.rest"))
         return out

@@ -195,8 +195,13 @@ def eval_replies(
     playbook: PlaybookOption = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write a Markdown report here.")] = None,
     runtime: RuntimeOption = "onnx-int8",
+    split: Annotated[str, typer.Option("--split", help="Gold split of the content checks: test (report) or dev "
+                                                       "(choices).")] = "test",
+    content_only: Annotated[bool, typer.Option("--content-only", help="Only the content checks against gold.")] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the content figures as JSON here.")] = None,
 ) -> None:
-    """Draft replies for real negative reviews of the shared data and measure every reply rule."""
+    """Draft replies for real reviews of the shared data: the reply rules on negative reviews, then what the drafts
+    say against gold (complaints thanked, praise apologised to, complaints named, language, length, repetition)."""
     from responses.draft import Drafter
     from responses.evaluate import CHECKS, LANGS, evaluate_replies, render_markdown
 
@@ -207,9 +212,14 @@ def eval_replies(
         unknown = [x for x in langs if x not in LANGS]
         if unknown:
             raise UserError(f"--lang: no labelled data for {unknown}; expected some of {', '.join(LANGS)}", code=2)
+        if split not in ("dev", "test"):
+            raise UserError(f"--split: expected dev or test, got {split!r}", code=2)
         book = _playbook(playbook)
         analyzer = _analyzer(runtime, None)
         drafter = Drafter(book, details=_details(analyzer))
+        if content_only:
+            _content(data, analyzer, split, json_out)
+            return
         with _progress() as progress:
             task = progress.add_task("drafting", total=per_language * len(langs))
             reports = evaluate_replies(data, drafter, analyzer, per_language=per_language, langs=langs,
@@ -226,3 +236,45 @@ def eval_replies(
         if output:
             output.write_text(render_markdown(reports), encoding="utf-8")
             console.print(f"report with sample drafts: {output}")
+        _content(data, analyzer, split, json_out)
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _content(data: Path, analyzer: Any, split: str, json_out: Path | None) -> None:
+    """Print (and write) what drafts say against gold: responses.content_eval."""
+    from responses.content_eval import TARGETS, evaluate_content, report_dict
+
+    with _progress() as progress:
+        task = progress.add_task(f"drafting gold reviews ({split})", total=None)
+        reports = evaluate_content(data, analyzer, _details(analyzer), split=split,
+                                   progress=lambda n: progress.advance(task, n))
+    t = TARGETS
+    table = Table(title=f"What drafts say, against gold ({split} split); baseline = kind from a plain logistic "
+                        "regression on the same vectors, same run")
+    for col in ("set", "drafted", "escalated", "by hand", f"neg thanked (≤{t['negative_thanked']:.0%})", "baseline",
+                f"pos apologised (≤{t['positive_apologised']:.0%})", "baseline",
+                f"naming P/R (≥{t['naming_precision']}/{t['naming_recall']})", "wrong lang", "median chars",
+                "top sentence"):
+        table.add_column(col, justify="right")
+    for r in reports:
+        f = r.figures
+        naming = f.get("naming")
+        table.add_row(
+            r.name, str(r.reviews - r.escalated - r.by_hand), str(r.escalated), str(r.by_hand),
+            f"{_pct(f['negative_thanked'])} of {f['negatives']}", _pct(f.get("baseline_negative_thanked")),
+            f"{_pct(f['positive_apologised'])} of {f['positives']}", _pct(f.get("baseline_positive_apologised")),
+            f"{_pct(naming['precision'])} / {_pct(naming['recall'])}" if naming else "–",
+            _pct(f["wrong_language"]), ", ".join(f"{k} {v}" for k, v in f["median_chars"].items()),
+            _pct((f.get("top_sentence") or {}).get("share")),
+        )
+    console.print(table)
+    for r in reports:
+        top = r.figures.get("top_sentence")
+        if top:
+            console.print(Text(f"{r.name}: most common sentence ({_pct(top['share'])} of drafts): {top['text']}"))
+    if json_out:
+        json_out.write_text(json.dumps(report_dict(reports, split), ensure_ascii=False, indent=1), encoding="utf-8")
+        console.print(f"content figures: {json_out}")

@@ -420,3 +420,32 @@ def test_any_generator_goes_through_the_verifier() -> None:
     broken = Drafter(PLAYBOOK, generator=BrokenModel(), check_language=False).draft(review, a)
     assert broken.to_output()["drafts"] == []
     assert "generator broken-llm failed: TimeoutError" in broken.variants[0].problems[0]
+
+
+# -- saying only what the review said (issue 21, item 2) ---------------------------------------------
+
+
+def test_mixed_review_opens_neutrally_and_praises_only_what_was_praised() -> None:
+    a = analysis(sentiment="negative", topics=[("food_drink", "positive"), ("waiting_time", "negative"),
+                                               ("staff_attitude", "positive"), ("staff_attitude", "negative")])
+    plan = build_plan(review_id="m1", analysis=a, rating=3, author=None, playbook=PLAYBOOK, max_chars=4096)
+    assert plan.kind == "mixed"
+    # The staff were criticised as well as praised: answered as a complaint only.
+    assert [p.name for p in plan.praises] == ["food_drink"]
+    assert {c.name for c in plan.complaints} == {"waiting_time", "staff_attitude"}
+    english = load_phrasing("en")
+    assert english is not None
+    for text in PhrasebookGenerator().generate(plan, 3):
+        body = text.split("\n")[2]
+        assert "kind words" not in body.lower() and not any(t in body for t in english.thanks_positive)
+        assert any(body.startswith(t) for t in english.neutral_thanks), body
+        assert not any(s in body for s in english.praise["staff_attitude"])
+
+
+def test_a_third_complaint_is_not_passed_over() -> None:
+    a = analysis(topics=[("delivery", "negative"), ("staff_attitude", "negative"), ("no_reply", "negative")])
+    plan = build_plan(review_id="t1", analysis=a, rating=1, author=None, playbook=PLAYBOOK, max_chars=4096)
+    english = load_phrasing("en")
+    assert english is not None and len(plan.complaints) == 3
+    texts = PhrasebookGenerator().generate(plan, 3)  # full variants: the short one is only made for tight limits
+    assert texts and all(any(s in t for s in english.apology_also["general"]) for t in texts)

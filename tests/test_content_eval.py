@@ -1,0 +1,49 @@
+"""The content figures of `reviewdesk eval-replies` (responses.content_eval), on hand-made drafts whose answers are
+known: a check that can fail when a draft thanks a complaint, names the wrong topic or answers in another language."""
+
+from __future__ import annotations
+
+from responses.content_eval import Drafted, body_sentences, score_set
+from responses.draft import DraftResult, VariantResult
+
+REPLY = "Hello,\n\n{body}\n\nKind regards,\nAnna"
+
+
+def drafted(rid: str, gold: str, kind: str, topics: list[str] | None = None, gold_topics: set[str] | None = None,
+            language: str = "en", review_language: str = "en", body: str = "We are sorry. Please contact us.",
+            flags: dict | None = None, escalated: bool = False, baseline: str | None = None) -> Drafted:
+    extra = dict(flags or {})
+    if topics:
+        extra["topics"] = topics
+    variants = [] if escalated or "by_hand" in extra else [VariantResult(1, REPLY.format(body=body), True)]
+    result = DraftResult(rid, language, review_language, False, kind, {"flags": ["fraud"]} if escalated else None,
+                         variants, extra, "test")
+    return Drafted(rid, "set", gold, frozenset(gold_topics) if gold_topics is not None else None, result, baseline)
+
+
+def test_content_figures_count_what_drafts_say() -> None:
+    rows = [
+        drafted("n1", "negative", "negative", ["food_drink", "waiting_time", "staff_attitude"],
+                {"food_drink", "staff_attitude"}, baseline="negative"),
+        drafted("n2", "negative", "mixed", ["price_billing"], {"food_drink"}, baseline="positive"),  # thanked
+        drafted("n3", "negative", "positive", [], {"waiting_time"}, baseline="negative"),  # thanked, nothing named
+        drafted("p1", "positive", "positive", [], set(), body="Thank you! We are glad.", baseline="negative"),
+        drafted("p2", "positive", "negative", ["delivery"], set(), language="en", review_language="da"),
+        drafted("x1", "negative", "escalation", escalated=True),
+        drafted("x2", "negative", "negative", flags={"by_hand": "write this reply by hand: Japanese"}),
+    ]
+    report = score_set("set", rows)
+    f = report.figures
+    assert (report.reviews, report.escalated, report.by_hand) == (7, 1, 1)
+    assert f["negative_thanked"] == round(2 / 3, 4) and f["positive_apologised"] == 0.5
+    assert f["baseline_negative_thanked"] == round(1 / 3, 4) and f["baseline_positive_apologised"] == 0.5
+    # Named: n1 the first two (food_drink right, waiting_time wrong); n2 price_billing (wrong); p2 delivery (wrong).
+    assert f["naming"] == {"precision": 0.25, "recall": 0.25, "named": 4, "gold": 4}
+    assert f["naming_all_found"]["recall"] == 0.5  # staff_attitude was found, third, and not named one by one
+    assert f["wrong_language"] == 0.2
+    assert f["top_sentence"]["share"] == 0.8 and f["top_sentence"]["text"] == "We are sorry."
+
+
+def test_body_sentences_leave_out_greeting_and_signature() -> None:
+    text = REPLY.format(body="We are sorry. Please write to us! Thank you?")
+    assert body_sentences(text) == ["We are sorry.", "Please write to us!", "Thank you?"]

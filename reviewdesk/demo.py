@@ -94,7 +94,7 @@ def demo_config_text(site_url: str, db: Path, data_dir: Path) -> str:
         '  name = "demo-shop-ios"',
         '  platform = "appstore"',
         '  app_id = "1499999999"',
-        '  country = "no"',
+        '  country = "es"',
         f"  feed_base = {q(site_url + '/appstore')}",
         "",
     ]

@@ -17,7 +17,8 @@ from reviewdesk.demo_site.server import DemoCompany, script_json
 SHOP_COMPANY = "beautytheshop.com"
 SHOP_PRODUCTS = ("perfume-gift-set", "hair-serum", "sun-cream")
 SHOP_REVIEWS_PER_PRODUCT = 6
-APP_COMPANY = "burgerking.no"
+# The beauty shop's own app: its reviews are the shop's (those not on the product pages), never a burger chain's.
+APP_COMPANY = SHOP_COMPANY
 APP_ID = "1499999999"
 APP_PER_PAGE = 10
 APP_MAX_PAGES = 10  # the real feed never offers more than 10 pages
@@ -93,6 +94,8 @@ def app_feed_url(origin: str, country: str, page: int) -> str:
 def render_app_feed(company: DemoCompany, country: str, page: int, origin: str) -> str:
     """One page of the App Store customer-reviews feed (documented JSON shape)."""
     reviews = list(company.reviews)
+    if company.slug == SHOP_COMPANY:
+        reviews = reviews[SHOP_REVIEWS_PER_PRODUCT * len(SHOP_PRODUCTS):]  # the product pages show the first ones
     last = min(APP_MAX_PAGES, max(1, -(-len(reviews) // APP_PER_PAGE)))
     links = [
         {"attributes": {"rel": "alternate", "type": "text/html", "href": f"{origin}/app/id{APP_ID}"}},

@@ -62,6 +62,8 @@ class EvalItem:
     topics: frozenset[str] | None = None
     business_type: str | None = None
     domain: str = ""
+    # Gold praised topics (positive opinions mapped to the taxonomy), where the set has them.
+    praised: frozenset[str] | None = None
 
 
 # ---------------------------------------------------------------- gold sets
@@ -105,11 +107,15 @@ def semeval_reviews(lang: str, split: str, data: Path | str | None = None) -> li
     for rid, sentences in grouped.items():
         polarities = [o.polarity for s in sentences for o in s.opinions]
         topics: set[str] = set()
+        praised: set[str] = set()
         for s in sentences:
             negative = [o.category for o in s.opinions if o.polarity == "negative"]
             topics |= map_categories(negative, s.text, lang, config)
+            praised |= map_categories([o.category for o in s.opinions if o.polarity == "positive"], s.text, lang,
+                                      config)
         out.append(EvalItem(f"semeval-{lang}:{rid}", " ".join(s.text for s in sentences), lang, f"semeval-{lang}",
-                            majority_label(polarities), frozenset(topics), "restaurant", "restaurants"))
+                            majority_label(polarities), frozenset(topics), "restaurant", "restaurants",
+                            frozenset(praised)))
     return out
 
 

@@ -8,8 +8,12 @@ complaint topics from the negative aspect categories), PolEmo 2.0 Polish reviews
 the Trustpilot fixtures (gold from the stars, which the drafter is not given, as for a platform without stars).
 Each set is drafted with its business type's bundled playbook (``responses/playbooks``). Nothing is tuned on test.
 
-Beside the drafts, the plain baseline: the reply kind taken straight from a logistic regression on the same encoder's
-vectors (``models.review_eval.Baseline``), trained in the same run, for the two rates that depend on the reading.
+"Negative thanked" counts a negative review whose reply thanks or praises something the reviewer did not praise (a
+positive reply, or a mixed one praising a topic outside the gold praised topics); "positive apologised" a positive
+review whose reply apologises for something not among its gold complaints. Sets without topic gold (PolEmo,
+Trustpilot) count every mixed reply that praises (resp. every mixed reply). The same rates by reply kind alone
+(``*_kind``) sit beside the plain baseline: the reply kind taken straight from a logistic regression on the same
+encoder's vectors (``models.review_eval.Baseline``), trained in the same run.
 """
 
 from __future__ import annotations
@@ -44,6 +48,29 @@ class Drafted:
     gold_topics: frozenset[str] | None
     result: DraftResult
     baseline_kind: str | None = None
+    gold_praised: frozenset[str] | None = None
+
+
+def thanks_unsaid(d: Drafted) -> bool:
+    """The draft thanks or praises the reviewer for something the gold does not say they praised: a positive reply, or
+    a mixed one praising a topic outside the gold praised topics (any praise, where the set has no topic gold)."""
+    if d.result.kind == "positive":
+        return True
+    praised = set(d.result.flags.get("praised") or [])
+    if d.result.kind != "mixed" or not praised:
+        return False
+    return d.gold_praised is None or not praised <= d.gold_praised
+
+
+def apologises_unsaid(d: Drafted) -> bool:
+    """The draft apologises for something the gold does not say was a complaint: a negative reply, or a mixed one
+    naming a topic outside the gold complaint topics (any apology, where the set has no topic gold)."""
+    if d.result.kind == "negative":
+        return True
+    if d.result.kind != "mixed":
+        return False
+    named = set((d.result.flags.get("topics") or [])[:NAMED])
+    return d.gold_topics is None or not named or not named <= d.gold_topics
 
 
 @dataclass
@@ -94,8 +121,13 @@ def score_set(name: str, drafted: Sequence[Drafted]) -> ContentReport:
     f = report.figures
     negatives = [d for d in answered if d.gold == "negative"]
     positives = [d for d in answered if d.gold == "positive"]
-    f["negative_thanked"] = _rate(sum(d.result.kind in THANKS_KINDS for d in negatives), len(negatives))
-    f["positive_apologised"] = _rate(sum(d.result.kind in APOLOGY_KINDS for d in positives), len(positives))
+    # A mixed reply to a negative review that thanks for praise the reviewer really gave (gold praised topics) is
+    # right, and so is a mixed reply to a positive review apologising for a complaint it really made.
+    f["negative_thanked"] = _rate(sum(thanks_unsaid(d) for d in negatives), len(negatives))
+    f["positive_apologised"] = _rate(sum(apologises_unsaid(d) for d in positives), len(positives))
+    # The same by reply kind alone (any mixed reply counts), comparable with the baseline's kind.
+    f["negative_thanked_kind"] = _rate(sum(d.result.kind in THANKS_KINDS for d in negatives), len(negatives))
+    f["positive_apologised_kind"] = _rate(sum(d.result.kind in APOLOGY_KINDS for d in positives), len(positives))
     f["negatives"], f["positives"] = len(negatives), len(positives)
     if any(d.baseline_kind for d in answered):
         f["baseline_negative_thanked"] = _rate(sum(d.baseline_kind in THANKS_KINDS for d in negatives), len(negatives))
@@ -118,7 +150,7 @@ def score_set(name: str, drafted: Sequence[Drafted]) -> ContentReport:
     f["median_chars"] = {k: int(statistics.median(v)) for k, v in sorted(by_kind.items())}
     counts = Counter(s for _, t in texts for s in set(body_sentences(t)))
     if counts and texts:
-        sentence, n = counts.most_common(1)[0]
+        sentence, n = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))  # ties: the same answer every run
         f["top_sentence"] = {"share": round(n / len(texts), 4), "text": sentence}
     return report
 
@@ -168,7 +200,8 @@ def evaluate_content(
                                business_type=item.business_type), a.to_dict())
                 label = base_labels[start + k]
                 drafted.append(Drafted(item.id, name, item.label, item.topics, result,
-                                       review_kind(label, None, 0, 0) if label else None))
+                                       review_kind(label, None, 0, 0) if label else None,
+                                       getattr(item, "praised", None)))
             if progress is not None:
                 progress(len(chunk))
         reports.append(score_set(name, drafted))

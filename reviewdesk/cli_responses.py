@@ -254,8 +254,8 @@ def _content(data: Path, analyzer: Any, split: str, json_out: Path | None) -> No
     t = TARGETS
     table = Table(title=f"What drafts say, against gold ({split} split); baseline = kind from a plain logistic "
                         "regression on the same vectors, same run")
-    for col in ("set", "drafted", "escalated", "by hand", f"neg thanked (≤{t['negative_thanked']:.0%})", "baseline",
-                f"pos apologised (≤{t['positive_apologised']:.0%})", "baseline",
+    for col in ("set", "drafted", "escalated", "by hand", f"neg thanked (≤{t['negative_thanked']:.0%})",
+                "by kind / baseline", f"pos apologised (≤{t['positive_apologised']:.0%})", "by kind / baseline",
                 f"naming P/R (≥{t['naming_precision']}/{t['naming_recall']})", "wrong lang", "median chars",
                 "top sentence"):
         table.add_column(col, justify="right")
@@ -264,8 +264,10 @@ def _content(data: Path, analyzer: Any, split: str, json_out: Path | None) -> No
         naming = f.get("naming")
         table.add_row(
             r.name, str(r.reviews - r.escalated - r.by_hand), str(r.escalated), str(r.by_hand),
-            f"{_pct(f['negative_thanked'])} of {f['negatives']}", _pct(f.get("baseline_negative_thanked")),
-            f"{_pct(f['positive_apologised'])} of {f['positives']}", _pct(f.get("baseline_positive_apologised")),
+            f"{_pct(f['negative_thanked'])} of {f['negatives']}",
+            f"{_pct(f['negative_thanked_kind'])} / {_pct(f.get('baseline_negative_thanked'))}",
+            f"{_pct(f['positive_apologised'])} of {f['positives']}",
+            f"{_pct(f['positive_apologised_kind'])} / {_pct(f.get('baseline_positive_apologised'))}",
             f"{_pct(naming['precision'])} / {_pct(naming['recall'])}" if naming else "–",
             _pct(f["wrong_language"]), ", ".join(f"{k} {v}" for k, v in f["median_chars"].items()),
             _pct((f.get("top_sentence") or {}).get("share")),

@@ -40,6 +40,8 @@ class DraftInput:
     platform: str | None = None
     max_chars: int | None = None
     business_type: str | None = None
+    # The platform already shows a reply to this review (file mode: the line's "reply").
+    answered: bool = False
 
 
 @dataclass
@@ -109,10 +111,17 @@ class Drafter:
         details: Any = None,
         variants: int = 3,
         check_language: bool = True,
+        relevance: Any = None,
     ) -> None:
         self.playbook = playbook
         self.generator = generator or PhrasebookGenerator()
         self.details = details
+        # Whether a text is a review of the business at all; by default on the details' encoder (one model loaded).
+        if relevance is None and getattr(details, "encoder", None) is not None:
+            from responses.relevance import RelevanceDetector
+
+            relevance = RelevanceDetector(details.encoder)
+        self.relevance = relevance
         self.variants = variants
         self.check_language = check_language
 
@@ -127,6 +136,11 @@ class Drafter:
                     out[topic["name"]] = detail
         return out
 
+    def _no_reply(self, review: DraftInput, analysis: dict[str, Any], reason: str) -> DraftResult:
+        language = analysis.get("language") or self.playbook.default_language
+        return DraftResult(review.id, language, analysis.get("language"), False, "no_reply", None, [],
+                           {"no_reply": reason}, self.generator.name)
+
     def draft(self, review: DraftInput, analysis: dict[str, Any]) -> DraftResult:
         """Escalate or draft one review from its analysis."""
         severity = list(analysis.get("severity") or [])
@@ -137,6 +151,12 @@ class Drafter:
                 review.id, review_language or self.playbook.default_language, review_language, False, "escalation",
                 escalation, [], {}, self.generator.name,
             )
+        if review.answered:
+            return self._no_reply(review, analysis, "no reply recommended: the review already has a reply on the "
+                                                     "platform (a person can still write another)")
+        not_review = self.relevance.check([review.text])[0] if self.relevance is not None and review.text else None
+        if not_review is not None:
+            return self._no_reply(review, analysis, not_review.reason())
         max_chars = limit_for(review.platform, review.max_chars)
         plan = build_plan(
             review_id=review.id,

@@ -388,9 +388,10 @@ class ReplyService:
         if state == "rejected":
             return f"it was rejected ({draft['reject_reason']})"
         if state == "blocked":
-            by_hand = (_json(draft.get("flags")) or {}).get("by_hand")
-            if by_hand:
-                return f"there is no draft text: {by_hand}"
+            flags = _json(draft.get("flags")) or {}
+            why = flags.get("by_hand") or flags.get("no_reply")
+            if why:
+                return f"there is no draft text: {why}"
             return "no variant passed the reply checks, so there is no safe text to start from"
         if state == "superseded":
             newest = tx.newest_draft_of_review(draft["review_id"])

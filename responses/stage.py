@@ -24,6 +24,7 @@ class DraftSummary:
     blocked: int = 0
     fallback_language: int = 0
     by_hand: int = 0
+    no_reply: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
@@ -140,4 +141,5 @@ def draft_stored(
                 summary.blocked += not any(v.passed for v in result.variants)
                 summary.fallback_language += result.language_fallback
                 summary.by_hand += "by_hand" in result.flags
+                summary.no_reply += "no_reply" in result.flags
     return summary

@@ -186,6 +186,12 @@ _FLAG_NOTES = (
     ("uncertain_reading", "reading uncertain: "),
     # the draft invites the reviewer to write; the answer itself is the approver's to add
     ("question", ""),
+    # no phrasing in the reviewer's language: no text rather than a reply in another language
+    ("by_hand", ""),
+    # spam, politics, chatter or a review meant for someone else: no text, the reason instead
+    ("no_reply", ""),
+    # text too short to identify its language: answered in the business's own
+    ("language_fallback", ""),
 )
 
 

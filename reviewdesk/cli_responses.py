@@ -100,7 +100,7 @@ def _read_inputs(input_file: Path) -> list[tuple[int, Any]]:
 
         entries.append((line_no, DraftInput(id=str(obj["id"]), text=text or "", rating=rating, author=opt("author"),
                                             language=opt("language"), source=opt("source"), platform=opt("source"),
-                                            business_type=kind)))
+                                            business_type=kind, answered=bool(opt("reply")))))
     return entries
 
 
@@ -180,7 +180,8 @@ def _draft_stored(config: Path | None, limit: int | None, runtime: str) -> None:
     for key, value in [*sorted(summary.by_kind.items()), ("escalated", summary.escalated),
                        ("no variant passed the verifier", summary.blocked),
                        ("answered in the default language", summary.fallback_language),
-                       ("to write by hand (no phrasing for the language)", summary.by_hand)]:
+                       ("to write by hand (no phrasing for the language)", summary.by_hand),
+                       ("no reply recommended (not a review of the business)", summary.no_reply)]:
         table.add_row(Text(key), Text(str(value)))
     console.print(table)
     if summary.drafted:

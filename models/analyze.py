@@ -151,6 +151,11 @@ class Analyzer:
         lexicon_cfg = getattr(severity, "config", {}).get("lexicon", {})
         positive = lexicon_cfg.get("skip_positive_above")
         self.lexicon_positive = None if positive is None else float(positive)
+        # An embedding-only hit needs its sentence read negative with at least this probability, or the whole review
+        # read negative: e5 cosines put neutral facts next to reports ("Results go to your GP, who contacts you" ->
+        # legal_threat). None = off.
+        negative_min = embedding_cfg.get("negative_min")
+        self.embedding_negative_min = None if negative_min is None else float(negative_min)
 
     @classmethod
     def load(
@@ -375,7 +380,9 @@ class Analyzer:
             if reason is None and self.gate_positive:
                 praised = self.praise_stars is not None and item.rating is not None and item.rating >= self.praise_stars
                 hits_here = _gate_positive(hits_here, result.sentences, negative_only=praised,
-                                           lexicon_above=self.lexicon_positive)
+                                           lexicon_above=self.lexicon_positive,
+                                           negative_min=None if result.sentiment == "negative"
+                                           else self.embedding_negative_min)
             result.severity_hits = [h.to_dict() for h in hits_here]
             result.severity = sorted({h.flag for h in hits_here})
             out.append(result)
@@ -387,12 +394,14 @@ def _version(parts: Sequence[Any]) -> str:
 
 
 def _gate_positive(hits: list[Any], sentences: list[dict[str, Any]], negative_only: bool = False,
-                   lexicon_above: float | None = None) -> list[Any]:
-    """Drop embedding hits whose sentence the sentiment model calls positive (with ``negative_only``: not negative),
-    and lexicon hits whose sentence reads positive with a probability above ``lexicon_above`` (None: keep them all).
+                   lexicon_above: float | None = None, negative_min: float | None = None) -> list[Any]:
+    """Drop embedding hits whose sentence the sentiment model calls positive (with ``negative_only``: not negative;
+    with ``negative_min``: negative with less than that probability), and lexicon hits whose sentence reads positive
+    with a probability above ``lexicon_above`` (None: keep them all).
     """
     dropped = {s["text"] for s in sentences
-               if s["sentiment"] == "positive" or (negative_only and s["sentiment"] != "negative")}
+               if s["sentiment"] == "positive" or (negative_only and s["sentiment"] != "negative")
+               or (negative_min is not None and s["scores"].get("negative", 0.0) < negative_min)}
     praise = set() if lexicon_above is None else {
         s["text"] for s in sentences
         if s["sentiment"] == "positive" and s["scores"].get("positive", 0.0) > lexicon_above}

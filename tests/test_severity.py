@@ -357,8 +357,9 @@ def test_regex_prefilter_needs_every_part_of_a_token_sequence(lexicon_only: Seve
 
 
 def test_embedding_hits_in_praised_reviews_need_a_negative_sentence() -> None:
-    """In a 4-5 star review a cosine-only hit on a sentence that is not read negative is dropped (int8 batch noise
-    escalated a 5-star review as fraud on a neutral sentence); unrated and low-star reviews, and lexicon hits, stay."""
+    """A cosine-only hit on a sentence that is not read negative is dropped unless the whole review reads negative,
+    and in a 4-5 star review even then (int8 batch noise escalated a 5-star review as fraud on a neutral sentence;
+    "Results go to your GP" was a legal threat); lexicon hits stay."""
     from models.analyze import Analyzer, ReviewInput
     from models.severity import SeverityHit
 
@@ -378,6 +379,11 @@ def test_embedding_hits_in_praised_reviews_need_a_negative_sentence() -> None:
 
     analyzer.severity = Stub()  # type: ignore[assignment]
     sources = {rating: [h["source"] for h in analyzer.analyze([ReviewInput(id="x", text=text, rating=rating)])[0]
+                        .severity_hits] for rating in (None, 1.0, 3.0, 5.0)}
+    assert sources == {None: ["lexicon"], 1.0: ["lexicon"], 3.0: ["lexicon"], 5.0: ["lexicon"]}  # review positive
+    angry = "Terrible shop, never again. We ordered on a Tuesday."
+    assert analyzer.analyze([ReviewInput(id="y", text=angry)])[0].sentiment == "negative"
+    sources = {rating: [h["source"] for h in analyzer.analyze([ReviewInput(id="y", text=angry, rating=rating)])[0]
                         .severity_hits] for rating in (None, 1.0, 3.0, 5.0)}
     assert sources == {None: ["embedding", "lexicon"], 1.0: ["embedding", "lexicon"], 3.0: ["embedding", "lexicon"],
                        5.0: ["lexicon"]}

@@ -59,3 +59,18 @@ def test_idioms_from_real_reviews_are_not_reports(analyzer: Analyzer) -> None:
     missed_reports = [pairs[k]["report"] for k in range(len(pairs)) if not results[f"{k}-report"]]
     assert not escalated_figures
     assert not missed_reports
+
+
+def test_neutral_facts_are_not_reports(analyzer: Analyzer) -> None:
+    # Sentences that sit near report prototypes in e5 space but state plain facts (the first was escalated as a legal
+    # threat), beside reports stated just as flatly, which still escalate (lexicon).
+    facts = {"en": "Walk-in blood tests between 8 and 10am, no appointment needed. Results go to your GP, who contacts "
+                   "you if anything needs discussing.",
+             "ru": "Анализы сдаются с 8 до 10 утра, результаты отправляют лечащему врачу."}
+    reports = {"he": "העובד פרסם את מספר הטלפון שלי בקבוצת ווטסאפ.",
+               "ru": "Администратор выложил мой номер телефона в общий чат.",
+               "pl": "Kelner udostępnił mój numer telefonu znajomym."}
+    results = analyzer.analyze([ReviewInput(id=f"f-{k}", text=t, language=k) for k, t in facts.items()]
+                               + [ReviewInput(id=f"r-{k}", text=t, language=k) for k, t in reports.items()])
+    assert [r.id for r in results if r.id.startswith("f-") and r.severity] == []
+    assert all("privacy" in r.severity for r in results if r.id.startswith("r-")), [(r.id, r.severity) for r in results]

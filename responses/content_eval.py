@@ -81,6 +81,8 @@ class ContentReport:
     reviews: int = 0
     escalated: int = 0
     by_hand: int = 0
+    # Real reviews told "no reply recommended" (not a review of the business): every one is a miss here.
+    no_reply: int = 0
     figures: dict[str, Any] = field(default_factory=dict)
 
 
@@ -116,6 +118,8 @@ def score_set(name: str, drafted: Sequence[Drafted]) -> ContentReport:
             report.escalated += 1
         elif "by_hand" in d.result.flags:
             report.by_hand += 1
+        elif "no_reply" in d.result.flags:
+            report.no_reply += 1
         else:
             answered.append(d)
     f = report.figures
@@ -211,5 +215,6 @@ def evaluate_content(
 def report_dict(reports: Sequence[ContentReport], split: str) -> dict[str, Any]:
     """The reports as one JSON-ready dictionary."""
     return {"split": split, "targets": TARGETS,
-            "sets": {r.name: {"reviews": r.reviews, "escalated": r.escalated, "by_hand": r.by_hand, **r.figures}
+            "sets": {r.name: {"reviews": r.reviews, "escalated": r.escalated, "by_hand": r.by_hand,
+                              "no_reply": r.no_reply, **r.figures}
                      for r in reports}}

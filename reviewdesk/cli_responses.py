@@ -255,7 +255,7 @@ def _content(data: Path, analyzer: Any, split: str, json_out: Path | None) -> No
     t = TARGETS
     table = Table(title=f"What drafts say, against gold ({split} split); baseline = kind from a plain logistic "
                         "regression on the same vectors, same run")
-    for col in ("set", "drafted", "escalated", "by hand", f"neg thanked (≤{t['negative_thanked']:.0%})",
+    for col in ("set", "drafted", "escalated", "by hand / no reply", f"neg thanked (≤{t['negative_thanked']:.0%})",
                 "by kind / baseline", f"pos apologised (≤{t['positive_apologised']:.0%})", "by kind / baseline",
                 f"naming P/R (≥{t['naming_precision']}/{t['naming_recall']})", "wrong lang", "median chars",
                 "top sentence"):
@@ -264,7 +264,8 @@ def _content(data: Path, analyzer: Any, split: str, json_out: Path | None) -> No
         f = r.figures
         naming = f.get("naming")
         table.add_row(
-            r.name, str(r.reviews - r.escalated - r.by_hand), str(r.escalated), str(r.by_hand),
+            r.name, str(r.reviews - r.escalated - r.by_hand - r.no_reply), str(r.escalated),
+            f"{r.by_hand} / {r.no_reply}",
             f"{_pct(f['negative_thanked'])} of {f['negatives']}",
             f"{_pct(f['negative_thanked_kind'])} / {_pct(f.get('baseline_negative_thanked'))}",
             f"{_pct(f['positive_apologised'])} of {f['positives']}",

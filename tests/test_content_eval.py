@@ -16,7 +16,7 @@ def drafted(rid: str, gold: str, kind: str, topics: list[str] | None = None, gol
     extra = dict(flags or {})
     if topics:
         extra["topics"] = topics
-    variants = [] if escalated or "by_hand" in extra else [VariantResult(1, REPLY.format(body=body), True)]
+    variants = [] if escalated or "by_hand" in extra or "no_reply" in extra else [VariantResult(1, REPLY.format(body=body), True)]
     result = DraftResult(rid, language, review_language, False, kind, {"flags": ["fraud"]} if escalated else None,
                          variants, extra, "test")
     return Drafted(rid, "set", gold, frozenset(gold_topics) if gold_topics is not None else None, result, baseline,
@@ -33,10 +33,11 @@ def test_content_figures_count_what_drafts_say() -> None:
         drafted("p2", "positive", "negative", ["delivery"], set(), language="en", review_language="da"),
         drafted("x1", "negative", "escalation", escalated=True),
         drafted("x2", "negative", "negative", flags={"by_hand": "write this reply by hand: Japanese"}),
+        drafted("x3", "positive", "no_reply", flags={"no_reply": "no reply recommended: spam"}),
     ]
     report = score_set("set", rows)
     f = report.figures
-    assert (report.reviews, report.escalated, report.by_hand) == (7, 1, 1)
+    assert (report.reviews, report.escalated, report.by_hand, report.no_reply) == (8, 1, 1, 1)
     assert f["negative_thanked_kind"] == round(2 / 3, 4) and f["positive_apologised_kind"] == 0.5
     # n2 is mixed but praises nothing: no thanks for anything unsaid; n3 is a positive reply to a complaint.
     assert f["negative_thanked"] == round(1 / 3, 4) and f["positive_apologised"] == 0.5

@@ -16,7 +16,8 @@ def drafted(rid: str, gold: str, kind: str, topics: list[str] | None = None, gol
     extra = dict(flags or {})
     if topics:
         extra["topics"] = topics
-    variants = [] if escalated or "by_hand" in extra or "no_reply" in extra else [VariantResult(1, REPLY.format(body=body), True)]
+    silent = escalated or "by_hand" in extra or "no_reply" in extra
+    variants = [] if silent else [VariantResult(1, REPLY.format(body=body), True)]
     result = DraftResult(rid, language, review_language, False, kind, {"flags": ["fraud"]} if escalated else None,
                          variants, extra, "test")
     return Drafted(rid, "set", gold, frozenset(gold_topics) if gold_topics is not None else None, result, baseline,

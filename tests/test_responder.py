@@ -449,3 +449,21 @@ def test_a_third_complaint_is_not_passed_over() -> None:
     assert english is not None and len(plan.complaints) == 3
     texts = PhrasebookGenerator().generate(plan, 3)  # full variants: the short one is only made for tight limits
     assert texts and all(any(s in t for s in english.apology_also["general"]) for t in texts)
+
+
+def test_an_uncertain_reading_is_neither_thanked_nor_apologised() -> None:
+    # "Pizza arrived piping hot in 20 mins" read negative at 0.47 with no stars: no apology, no praise, a flag.
+    a = {**analysis(sentiment="negative", topics=[("food_drink", "negative")]),
+         "sentiment_scores": {"negative": 0.47, "neutral": 0.15, "positive": 0.38}}
+    plan = build_plan(review_id="u1", analysis=a, rating=None, author=None, playbook=PLAYBOOK, max_chars=4096)
+    assert plan.kind == "neutral" and not plan.complaints and not plan.offers and "uncertain_reading" in plan.flags
+    english = load_phrasing("en")
+    assert english is not None
+    for text in PhrasebookGenerator().generate(plan, 2):
+        body = text.split("\n")[2]
+        # Thanks for the time taken, nothing about "balanced feedback" or a better time next time.
+        assert body.startswith(english.thanks_feedback[0]) and not any(t in body for t in english.neutral_thanks)
+        assert not any(t in body for t in english.closing.neutral)
+    # With stars the stars decide, as before.
+    rated = build_plan(review_id="u2", analysis=a, rating=1, author=None, playbook=PLAYBOOK, max_chars=4096)
+    assert rated.kind == "negative"

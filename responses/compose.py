@@ -28,6 +28,11 @@ PLATFORM_LIMITS = {"google": 4096, "appstore": 5970, "appstore_connect": 5970, "
 DEFAULT_LIMIT = 2048
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _FSI, _PDI = "\u2068", "\u2069"
+# A praised topic is named in the reply only from this topic score up; below it the reply thanks in general. Thanking
+# for something the reviewer did not praise ("glad you enjoyed our food" to a hotel guest who praised the bed) is
+# worse than a general thanks. Chosen on dev (SemEval en+ru dev reviews against their gold praised aspects, plus the
+# praise dev set): precision of named praise 0.80 -> 0.93, 30 right and 29 wrong mentions dropped.
+PRAISE_MIN_SCORE = 0.7
 # Names platforms show for people who hid theirs: greeting them by it would read oddly.
 _ANONYMOUS = {"anonymous", "anonym", "customer", "guest", "user", "a google user", "аноним", "гость", "klient", "gość"}
 
@@ -209,7 +214,8 @@ def build_plan(
     # answered as the complaint only.
     complained = {c.name for c in complaints}
     praises = [TopicPoint(t["name"], "positive") for t in topics
-               if t["polarity"] == "positive" and t["name"] not in complained]
+               if t["polarity"] == "positive" and t["name"] not in complained
+               and float(t.get("score", 1.0)) >= PRAISE_MIN_SCORE]
     sentiment = analysis.get("sentiment")
     review_language = analysis.get("language") or ""
     flags: dict[str, Any] = {}

@@ -467,3 +467,11 @@ def test_an_uncertain_reading_is_neither_thanked_nor_apologised() -> None:
     # With stars the stars decide, as before.
     rated = build_plan(review_id="u2", analysis=a, rating=1, author=None, playbook=PLAYBOOK, max_chars=4096)
     assert rated.kind == "negative"
+
+
+def test_only_confident_praise_is_named() -> None:
+    a = analysis(sentiment="positive")
+    a["topics"] = [{"name": "food_drink", "polarity": "positive", "evidence": ["s"], "score": 0.9},
+                   {"name": "cleanliness_ambience", "polarity": "positive", "evidence": ["s"], "score": 0.45}]
+    plan = build_plan(review_id="p1", analysis=a, rating=5, author=None, playbook=PLAYBOOK, max_chars=4096)
+    assert [p.name for p in plan.praises] == ["food_drink"]  # the weak one is thanked for in general, not named

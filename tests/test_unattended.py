@@ -56,6 +56,9 @@ def _snapshot(db: Path) -> dict[str, object]:
             "escalation_keys": one("SELECT count(DISTINCT (review_id, content_hash)) AS n FROM escalations")[0]["n"],
             "analysed_reviews": one("SELECT count(DISTINCT review_id) AS n FROM analyses")[0]["n"],
             "pending": one("SELECT count(*) AS n FROM drafts WHERE state = 'pending'")[0]["n"],
+            # No text by design: "no reply recommended" or "write this reply by hand" (issue 21).
+            "silent": one("SELECT count(*) AS n FROM drafts WHERE state = 'blocked' AND (flags LIKE '%\"no_reply\"%' "
+                          "OR flags LIKE '%\"by_hand\"%')")[0]["n"],
         }
 
 
@@ -72,7 +75,7 @@ def _same_work(after: dict[str, object], expected: dict[str, object]) -> None:
     assert after["analyses"] == after["reviews"]
     assert after["draft_keys"] == after["drafts"] and after["escalation_keys"] == after["escalations"]
     assert after["drafts"] + after["escalations"] == expected["drafts"] + expected["escalations"]
-    assert after["pending"] == after["drafts"] and after["alerts"] == expected["alerts"]
+    assert after["pending"] + after["silent"] == after["drafts"] and after["alerts"] == expected["alerts"]
 
 
 def _count(db: Path, table: str) -> int:
